@@ -1,0 +1,39 @@
+/**
+ * Live Deephaven tables in Deno.
+ *
+ * Connect to a Deephaven Community Core server with {@linkcode Session},
+ * build and query tables on the server through {@linkcode TableRef} handles,
+ * publish them under a {@linkcode SharedTicket}, and capture them as Arrow
+ * snapshots.
+ *
+ * @example Connect, build a table on the server, take a snapshot
+ * ```ts ignore
+ * import { Session, SharedTicket } from "./mod.ts";
+ *
+ * await using session = await Session.connect({ host: "localhost", port: 10000 });
+ * const t = session.timeTable("PT1s").update(["X = 0.1 * i", "Y = Math.sin(X)"]);
+ * const ticket = SharedTicket.randomTicket();
+ * await session.publishTable(ticket, t);
+ * console.log((await session.snapshot(ticket)).numRows);
+ * ```
+ *
+ * @module
+ */
+
+export {
+  DeephavenError,
+  type DeephavenErrorOptions,
+  GrpcCode,
+  type GrpcCodeName,
+  grpcCodeName,
+} from "./src/errors.ts";
+export {
+  type ConnectOptions,
+  Session,
+  type SessionState,
+  type TimeTableOptions,
+} from "./src/session/session.ts";
+export { type NaturalJoinType, type SortDirection, TableRef } from "./src/session/table_ref.ts";
+export { agg, type Aggregation, type AggregationWire, type SpecWire } from "./src/session/aggregation.ts";
+export { type AuthType, loginHeader, PSK_AUTH } from "./src/session/auth.ts";
+export { SharedTicket, type TicketLike } from "./src/session/ticket.ts";

@@ -1,0 +1,149 @@
+/**
+ * Conversions between Arrow Flight `FlightData` messages and Arrow IPC
+ * stream bytes, so that apache-arrow can read DoGet streams and write DoPut
+ * uploads. Also reads Deephaven's IPC-encapsulated `schema_header`.
+ *
+ * @module
+ */
+
+import { Message, MessageHeader, type Schema, type Table, tableFromIPC } from "apache-arrow";
+import { DeephavenError, GrpcCode } from "../errors.ts";
+
+/** The header and body of one Flight message. */
+export interface FlightPayload {
+  /** The flatbuffer Arrow `Message` (no continuation prefix). */
+  dataHeader: Uint8Array;
+  /** The message body. */
+  dataBody: Uint8Array;
+}
+
+const CONTINUATION = 0xffffffff;
+
+function malformed(what: string): DeephavenError {
+  return new DeephavenError(
+    `Malformed Arrow data from the server: ${what}; report this with the server version`,
+    { code: GrpcCode.DATA_LOSS },
+  );
+}
+
+/**
+ * Reads a Deephaven `schema_header` (an IPC-encapsulated Schema message:
+ * `FF FF FF FF`, int32 length, flatbuffer) into an apache-arrow `Schema`.
+ *
+ * @param bytes The encapsulated schema.
+ * @returns The schema.
+ */
+export function schemaFromHeader(bytes: Uint8Array): Schema {
+  if (bytes.length < 8) throw malformed("schema header is too short");
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let off = 0;
+  let len = dv.getInt32(0, true);
+  if (dv.getUint32(0, true) === CONTINUATION) {
+    len = dv.getInt32(4, true);
+    off = 8;
+  } else {
+    off = 4;
+  }
+  if (len <= 0 || off + len > bytes.length) throw malformed("schema header length is out of range");
+  return schemaFromFlatbuffer(bytes.subarray(off, off + len));
+}
+
+/**
+ * Decodes a flatbuffer Arrow `Message` holding a Schema.
+ *
+ * @param header The flatbuffer bytes.
+ * @returns The schema.
+ */
+export function schemaFromFlatbuffer(header: Uint8Array): Schema {
+  let msg: Message;
+  try {
+    msg = Message.decode(header);
+  } catch (e) {
+    throw malformed(`cannot decode schema message (${(e as Error).message})`);
+  }
+  if (msg.headerType !== MessageHeader.Schema) throw malformed("expected a Schema message");
+  return msg.header() as Schema;
+}
+
+function pad8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+/**
+ * Frames Flight messages as an Arrow IPC stream (continuation, length,
+ * padded header, body) that apache-arrow's readers accept.
+ *
+ * @param messages Flight payloads: a schema message, then record batches.
+ * @returns IPC stream chunks (one or two per message, plus the end marker).
+ */
+export function flightToIpcChunks(messages: Iterable<FlightPayload>): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const m of messages) {
+    if (m.dataHeader.length === 0) continue; // metadata-only message
+    const hlen = pad8(m.dataHeader.length);
+    const prefix = new Uint8Array(8 + hlen);
+    const dv = new DataView(prefix.buffer);
+    dv.setUint32(0, CONTINUATION, true);
+    dv.setInt32(4, hlen, true);
+    prefix.set(m.dataHeader, 8);
+    out.push(prefix);
+    if (m.dataBody.length > 0) out.push(m.dataBody);
+  }
+  out.push(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]));
+  return out;
+}
+
+/**
+ * Reads a DoGet stream's messages into an apache-arrow `Table`.
+ *
+ * @param messages Flight payloads: a schema message, then record batches.
+ * @returns The table.
+ */
+export function tableFromFlight(messages: Iterable<FlightPayload>): Table {
+  const chunks = flightToIpcChunks(messages);
+  let total = 0;
+  for (const c of chunks) total += c.length;
+  const bytes = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    bytes.set(c, off);
+    off += c.length;
+  }
+  try {
+    return tableFromIPC(bytes);
+  } catch (e) {
+    throw malformed(`cannot read record batches (${(e as Error).message})`);
+  }
+}
+
+/**
+ * Splits Arrow IPC stream bytes into Flight payloads (schema first, then
+ * record batches), for DoPut.
+ *
+ * @param ipc IPC stream bytes, e.g. from `tableToIPC(table, "stream")`.
+ * @returns One payload per IPC message.
+ */
+export function ipcToFlight(ipc: Uint8Array): FlightPayload[] {
+  const dv = new DataView(ipc.buffer, ipc.byteOffset, ipc.byteLength);
+  const out: FlightPayload[] = [];
+  let off = 0;
+  while (off + 4 <= ipc.length) {
+    let len = dv.getInt32(off, true);
+    if (dv.getUint32(off, true) === CONTINUATION) {
+      if (off + 8 > ipc.length) break;
+      len = dv.getInt32(off + 4, true);
+      off += 8;
+    } else {
+      off += 4;
+    }
+    if (len === 0) break; // end of stream
+    const header = ipc.subarray(off, off + len);
+    off += len;
+    const msg = Message.decode(header);
+    const bodyLength = Number(msg.bodyLength);
+    const body = ipc.subarray(off, off + bodyLength);
+    off += bodyLength;
+    out.push({ dataHeader: header, dataBody: body });
+  }
+  return out;
+}

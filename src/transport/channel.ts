@@ -1,0 +1,388 @@
+/**
+ * The one small transport seam of the module: a gRPC channel on
+ * `npm:@grpc/grpc-js` with unary, server-streaming and bidirectional calls.
+ *
+ * Messages cross this seam as bytes; callers give a {@linkcode MethodSpec}
+ * that serializes and deserializes them. Every call takes an `AbortSignal`
+ * and an optional deadline, streams are async iterables, and every failure is
+ * a {@linkcode DeephavenError} carrying the gRPC code.
+ *
+ * @module
+ */
+
+import * as grpc from "@grpc/grpc-js";
+import { Buffer } from "node:buffer";
+import { DeephavenError, GrpcCode, grpcCodeName } from "../errors.ts";
+import { redact } from "./redact.ts";
+
+/** How to serialize a request and deserialize a response of one RPC. */
+export interface MethodSpec<I, O> {
+  /** Full method path, e.g. `/io.deephaven.proto.backplane.grpc.TableService/Update`. */
+  readonly path: string;
+  /** Encodes a request message. */
+  serialize(message: I): Uint8Array;
+  /** Decodes a response message. The bytes may be a view into a larger buffer. */
+  deserialize(bytes: Uint8Array): O;
+}
+
+/** Response headers or trailers, with lower-case keys and string values (binary headers are skipped). */
+export type Headers = Record<string, string>;
+
+/** TLS settings of a channel. */
+export interface TlsOptions {
+  /** PEM root certificates to trust. When absent the system roots are used. */
+  rootCerts?: string | Uint8Array;
+  /** PEM client certificate chain, for mutual TLS. */
+  clientCertChain?: string | Uint8Array;
+  /** PEM client private key, for mutual TLS. */
+  clientPrivateKey?: string | Uint8Array;
+  /** Server name to verify instead of the host (for certificates issued to another name). */
+  serverNameOverride?: string;
+}
+
+/** Options of a {@linkcode Channel}. */
+export interface ChannelOptions {
+  /** Host name or address of the server. */
+  host: string;
+  /** Port of the server. */
+  port: number;
+  /** TLS settings; absent means plaintext (h2c). */
+  tls?: TlsOptions;
+  /** Extra gRPC channel arguments, passed to grpc-js as they are. */
+  channelArgs?: Record<string, string | number>;
+  /**
+   * Called before every call to get the headers to send (for example the
+   * `authorization` header). Extra static headers are merged in by the caller.
+   */
+  requestHeaders?: () => Headers;
+  /** Called with the headers and trailers of every response (for example to pick up a rotated token). */
+  onResponseHeaders?: (headers: Headers) => void;
+}
+
+/** Options of one call. */
+export interface CallOptions {
+  /** Aborts the call; the call then rejects with a `CANCELLED` DeephavenError. */
+  signal?: AbortSignal;
+  /** Deadline in milliseconds from now. */
+  timeoutMs?: number;
+  /** Headers for this call only (they override the channel's). */
+  headers?: Headers;
+  /** What the call does, in words, used at the start of error messages, e.g. `"Fetching table 'x'"`. */
+  what?: string;
+}
+
+/** A bidirectional stream: send messages, end the request side, iterate over responses. */
+export interface BidiCall<I, O> extends AsyncIterable<O> {
+  /** Sends one request message. */
+  send(message: I): void;
+  /** Half-closes the request side: the server sees the end of the request stream. */
+  end(): void;
+  /** Cancels the call; iteration then ends with a `CANCELLED` error unless already finished. */
+  cancel(): void;
+  /** Resolves with the response headers once they arrive. */
+  readonly headers: Promise<Headers>;
+}
+
+/** 256 MiB: well above the server's 100 MiB message cap. */
+const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+/** HTTP/2 flow-control window: 16 MiB keeps large snapshots flowing on one round trip. */
+const FLOW_CONTROL_WINDOW = 16 * 1024 * 1024;
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function pem(x: string | Uint8Array | undefined): Buffer | null {
+  if (x === undefined) return null;
+  return typeof x === "string" ? Buffer.from(x, "utf8") : toBuffer(x);
+}
+
+/** Flattens grpc-js metadata into string headers (binary `-bin` entries are skipped). */
+export function metadataToHeaders(md: grpc.Metadata | undefined): Headers {
+  const out: Headers = {};
+  if (!md) return out;
+  for (const [k, v] of Object.entries(md.getMap())) {
+    if (typeof v === "string") out[k.toLowerCase()] = v;
+  }
+  return out;
+}
+
+const HINTS: Record<number, string> = {
+  [GrpcCode.UNAUTHENTICATED]: "check the auth type and credentials, or log in again",
+  [GrpcCode.PERMISSION_DENIED]: "check that this user may do this",
+  [GrpcCode.UNAVAILABLE]: "check that the server is running and reachable, then retry",
+  [GrpcCode.DEADLINE_EXCEEDED]:
+    "the server did not answer in time; check that it is reachable and not overloaded",
+  [GrpcCode.CANCELLED]: "the call was cancelled",
+  [GrpcCode.RESOURCE_EXHAUSTED]: "a message or resource limit was hit; ask for less data at once",
+};
+
+/**
+ * Turns a grpc-js error (or anything thrown) into a {@linkcode DeephavenError}
+ * whose message says what was being done, what the server said, and what to do.
+ */
+export function toDeephavenError(err: unknown, what: string, target: string): DeephavenError {
+  if (err instanceof DeephavenError) return err;
+  const e = err as Partial<grpc.ServiceError> & { message?: string };
+  const code = typeof e?.code === "number" ? e.code : GrpcCode.UNKNOWN;
+  const details = redact(String(e?.details ?? e?.message ?? err));
+  const hint = HINTS[code];
+  const where = code === GrpcCode.UNAVAILABLE || code === GrpcCode.DEADLINE_EXCEEDED ? ` at ${target}` : "";
+  const msg = `${what} failed${where}: ${details || grpcCodeName(code)} (${grpcCodeName(code)})` +
+    (hint ? `; ${hint}` : "");
+  return new DeephavenError(msg, {
+    code,
+    details,
+    cause: err instanceof Error ? redactError(err) : undefined,
+  });
+}
+
+function redactError(err: Error): Error {
+  const copy = new Error(redact(err.message));
+  copy.name = err.name;
+  return copy;
+}
+
+/**
+ * A gRPC channel to one server. Create one per session; close it when done.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const ch = new Channel({ host: "127.0.0.1", port: 10000 });
+ * const reply = await ch.unary(spec, request, { timeoutMs: 5000 });
+ * ch.close();
+ * ```
+ */
+export class Channel {
+  /** `host:port` of the server. */
+  readonly target: string;
+  readonly #client: grpc.Client;
+  readonly #options: ChannelOptions;
+  #closed = false;
+
+  /**
+   * Creates the channel. No connection is made until the first call.
+   *
+   * @param options Host, port, TLS and header hooks.
+   */
+  constructor(options: ChannelOptions) {
+    this.#options = options;
+    this.target = `${options.host}:${options.port}`;
+    const tls = options.tls;
+    const creds = tls
+      ? grpc.credentials.createSsl(pem(tls.rootCerts), pem(tls.clientPrivateKey), pem(tls.clientCertChain))
+      : grpc.credentials.createInsecure();
+    const args: Record<string, string | number> = {
+      "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+      "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+      "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW,
+      "grpc.keepalive_time_ms": 30_000,
+      "grpc.keepalive_timeout_ms": 20_000,
+      "grpc.keepalive_permit_without_calls": 1,
+      ...(tls?.serverNameOverride ? { "grpc.ssl_target_name_override": tls.serverNameOverride } : {}),
+      ...options.channelArgs,
+    };
+    this.#client = new grpc.Client(this.target, creds, args);
+  }
+
+  /** Whether {@linkcode Channel.close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #metadata(extra?: Headers): grpc.Metadata {
+    const md = new grpc.Metadata();
+    const base = this.#options.requestHeaders?.() ?? {};
+    for (const [k, v] of Object.entries({ ...base, ...extra })) md.set(k, v);
+    return md;
+  }
+
+  #callOptions(opts: CallOptions): grpc.CallOptions {
+    return opts.timeoutMs !== undefined ? { deadline: Date.now() + opts.timeoutMs } : {};
+  }
+
+  #observe(md: grpc.Metadata | undefined): void {
+    if (md && this.#options.onResponseHeaders) this.#options.onResponseHeaders(metadataToHeaders(md));
+  }
+
+  #checkOpen(what: string): void {
+    if (this.#closed) {
+      throw new DeephavenError(`${what} failed: the session is closed; connect a new session`, {
+        code: GrpcCode.FAILED_PRECONDITION,
+      });
+    }
+  }
+
+  /**
+   * Makes a unary call.
+   *
+   * @param method The method and its codecs.
+   * @param request The request message.
+   * @param opts Signal, deadline, headers and a description for errors.
+   * @returns The response message.
+   */
+  unary<I, O>(method: MethodSpec<I, O>, request: I, opts: CallOptions = {}): Promise<O> {
+    const what = opts.what ?? `Call ${method.path}`;
+    return new Promise<O>((resolve, reject) => {
+      try {
+        this.#checkOpen(what);
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      if (opts.signal?.aborted) {
+        reject(toDeephavenError({ code: GrpcCode.CANCELLED, details: "aborted" }, what, this.target));
+        return;
+      }
+      const call = this.#client.makeUnaryRequest<I, O>(
+        method.path,
+        (m: I) => toBuffer(method.serialize(m)),
+        (b: Buffer) => method.deserialize(b),
+        request,
+        this.#metadata(opts.headers),
+        this.#callOptions(opts),
+        (err, value) => {
+          opts.signal?.removeEventListener("abort", onAbort);
+          if (err) reject(toDeephavenError(err, what, this.target));
+          else resolve(value as O);
+        },
+      );
+      const onAbort = () => call.cancel();
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
+      call.on("metadata", (md: grpc.Metadata) => this.#observe(md));
+      call.on("status", (st: grpc.StatusObject) => this.#observe(st.metadata));
+    });
+  }
+
+  /**
+   * Makes a server-streaming call. The stream starts when iteration starts.
+   *
+   * @param method The method and its codecs.
+   * @param request The request message.
+   * @param opts Signal, deadline, headers and a description for errors.
+   * @returns An async iterable of response messages; breaking out of the loop cancels the call.
+   */
+  serverStream<I, O>(method: MethodSpec<I, O>, request: I, opts: CallOptions = {}): AsyncIterable<O> {
+    const what = opts.what ?? `Call ${method.path}`;
+    const self = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        self.#checkOpen(what);
+        const call = self.#client.makeServerStreamRequest<I, O>(
+          method.path,
+          (m: I) => toBuffer(method.serialize(m)),
+          (b: Buffer) => method.deserialize(b),
+          request,
+          self.#metadata(opts.headers),
+          self.#callOptions(opts),
+        );
+        yield* self.#drain<O>(call, what, opts.signal, () => call.cancel());
+      },
+    };
+  }
+
+  /**
+   * Opens a bidirectional stream.
+   *
+   * @param method The method and its codecs.
+   * @param opts Signal, deadline, headers and a description for errors.
+   * @returns The call: send, end, cancel, and iterate over responses.
+   */
+  bidi<I, O>(method: MethodSpec<I, O>, opts: CallOptions = {}): BidiCall<I, O> {
+    const what = opts.what ?? `Call ${method.path}`;
+    this.#checkOpen(what);
+    const call = this.#client.makeBidiStreamRequest<I, O>(
+      method.path,
+      (m: I) => toBuffer(method.serialize(m)),
+      (b: Buffer) => method.deserialize(b),
+      this.#metadata(opts.headers),
+      this.#callOptions(opts),
+    );
+    const headers = new Promise<Headers>((resolve) => {
+      call.once("metadata", (md: grpc.Metadata) => resolve(metadataToHeaders(md)));
+      call.once("status", () => resolve({}));
+    });
+    const iterable = this.#drain<O>(call, what, opts.signal, () => call.cancel());
+    return {
+      send: (m: I) => {
+        call.write(m);
+      },
+      end: () => {
+        call.end();
+      },
+      cancel: () => call.cancel(),
+      headers,
+      [Symbol.asyncIterator]: () => iterable,
+    };
+  }
+
+  /**
+   * Attaches to a grpc-js readable call at once (so no event is missed) and
+   * returns an async generator over its messages, with back-pressure: the
+   * stream is paused while more than a few messages wait to be consumed.
+   */
+  #drain<O>(
+    call: grpc.ClientReadableStream<O> | grpc.ClientDuplexStream<unknown, O>,
+    what: string,
+    signal: AbortSignal | undefined,
+    cancel: () => void,
+  ): AsyncGenerator<O> {
+    const HIGH_WATER = 8;
+    const queue: O[] = [];
+    let error: DeephavenError | undefined;
+    let done = false;
+    let wake: (() => void) | undefined;
+    const notify = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    call.on("metadata", (md: grpc.Metadata) => this.#observe(md));
+    call.on("data", (m: O) => {
+      queue.push(m);
+      if (queue.length >= HIGH_WATER) call.pause();
+      notify();
+    });
+    call.on("status", (st: grpc.StatusObject) => {
+      this.#observe(st.metadata);
+      if (st.code !== GrpcCode.OK) error ??= toDeephavenError(st, what, this.target);
+      done = true;
+      notify();
+    });
+    call.on("error", (err: Error) => {
+      error ??= toDeephavenError(err, what, this.target);
+      done = true;
+      notify();
+    });
+    const onAbort = () => cancel();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    if (signal?.aborted) cancel();
+    return (async function* () {
+      let finished = false;
+      try {
+        while (true) {
+          if (queue.length > 0) {
+            const m = queue.shift() as O;
+            if (queue.length < HIGH_WATER / 2 && call.isPaused()) call.resume();
+            yield m;
+            continue;
+          }
+          if (done) break;
+          await new Promise<void>((r) => (wake = r));
+        }
+        finished = true;
+        if (error) throw error;
+      } finally {
+        signal?.removeEventListener("abort", onAbort);
+        if (!finished) cancel();
+      }
+    })();
+  }
+
+  /** Closes the channel. Calls in flight are cancelled. Safe to call twice. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#client.close();
+  }
+}

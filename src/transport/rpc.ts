@@ -1,0 +1,54 @@
+/**
+ * Builds {@linkcode MethodSpec}s from protobuf-es method descriptors, so the
+ * channel stays free of generated code.
+ *
+ * @module
+ */
+
+import {
+  create,
+  type DescMessage,
+  type DescMethod,
+  fromBinary,
+  type MessageInitShape,
+  type MessageShape,
+  toBinary,
+} from "@bufbuild/protobuf";
+import type { MethodSpec } from "./channel.ts";
+
+const cache = new WeakMap<DescMethod, MethodSpec<unknown, unknown>>();
+
+/**
+ * The codec and path of one generated RPC method. Requests are given in
+ * protobuf-es init shape (plain objects); responses are decoded messages.
+ *
+ * @param method A method descriptor, e.g. `TableService.method.update`.
+ * @returns The method spec for {@linkcode Channel} calls.
+ */
+export function rpc<I extends DescMessage, O extends DescMessage>(
+  method: DescMethod & { readonly input: I; readonly output: O },
+): MethodSpec<MessageInitShape<I>, MessageShape<O>> {
+  let spec = cache.get(method);
+  if (!spec) {
+    spec = {
+      path: `/${method.parent.typeName}/${method.name}`,
+      serialize: (m: unknown) => toBinary(method.input, create(method.input, m as MessageInitShape<I>)),
+      deserialize: (b: Uint8Array) => fromBinary(method.output, b),
+    };
+    cache.set(method, spec);
+  }
+  return spec as MethodSpec<MessageInitShape<I>, MessageShape<O>>;
+}
+
+/**
+ * Like {@linkcode rpc}, for a method picked at run time (its request is checked by the server, not the compiler).
+ *
+ * @param method A method descriptor.
+ * @returns The method spec, typed by the caller.
+ */
+export function rpcDynamic<I, O>(method: DescMethod): MethodSpec<I, O> {
+  return rpc(method as DescMethod & { input: DescMessage; output: DescMessage }) as unknown as MethodSpec<
+    I,
+    O
+  >;
+}

@@ -37,3 +37,12 @@ export { type NaturalJoinType, type SortDirection, TableRef } from "./src/sessio
 export { agg, type Aggregation, type AggregationWire, type SpecWire } from "./src/session/aggregation.ts";
 export { type AuthType, loginHeader, PSK_AUTH } from "./src/session/auth.ts";
 export { SharedTicket, type TicketLike } from "./src/session/ticket.ts";
+export {
+  type BarrageSession,
+  barrageSession,
+  type BarrageSessionOptions,
+  type Capturable,
+} from "./src/barrage/barrage_session.ts";
+export { type LiveTable, type SubscribeOptions, type Viewport } from "./src/barrage/subscription.ts";
+export { LocalTable, type TableState, type TableUpdate } from "./src/table/local_table.ts";
+export { RowSet, ShiftData } from "./src/table/rowset.ts";

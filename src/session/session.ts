@@ -10,7 +10,7 @@ import { DeephavenError, GrpcCode } from "../errors.ts";
 import { rpc, rpcDynamic } from "../transport/rpc.ts";
 import { type ConnectOptions, SessionCore, type SessionState } from "./core.ts";
 import { createRef, TableRef } from "./table_ref.ts";
-import { describeTicket, scopeTicket, SharedTicket, ticketBytes, type TicketLike } from "./ticket.ts";
+import { describeTicket, scopeTicket, type SharedTicket, ticketBytes, type TicketLike } from "./ticket.ts";
 import { ipcToFlight } from "./arrow_ipc.ts";
 import {
   type ExportedTableCreationResponse,

@@ -12,7 +12,7 @@
 
 import type { Schema, Table } from "apache-arrow";
 import { DeephavenError, GrpcCode } from "../errors.ts";
-import { rpc, rpcDynamic } from "../transport/rpc.ts";
+import { rpcDynamic } from "../transport/rpc.ts";
 import { agg, type Aggregation } from "./aggregation.ts";
 import type { SessionCore, TableInfo } from "./core.ts";
 import { tableInfo } from "./core.ts";

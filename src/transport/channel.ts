@@ -264,21 +264,19 @@ export class Channel {
    */
   serverStream<I, O>(method: MethodSpec<I, O>, request: I, opts: CallOptions = {}): AsyncIterable<O> {
     const what = opts.what ?? `Call ${method.path}`;
-    const self = this;
-    return {
-      async *[Symbol.asyncIterator]() {
-        self.#checkOpen(what);
-        const call = self.#client.makeServerStreamRequest<I, O>(
-          method.path,
-          (m: I) => toBuffer(method.serialize(m)),
-          (b: Buffer) => method.deserialize(b),
-          request,
-          self.#metadata(opts.headers),
-          self.#callOptions(opts),
-        );
-        yield* self.#drain<O>(call, what, opts.signal, () => call.cancel());
-      },
+    const start = (): AsyncGenerator<O> => {
+      this.#checkOpen(what);
+      const call = this.#client.makeServerStreamRequest<I, O>(
+        method.path,
+        (m: I) => toBuffer(method.serialize(m)),
+        (b: Buffer) => method.deserialize(b),
+        request,
+        this.#metadata(opts.headers),
+        this.#callOptions(opts),
+      );
+      return this.#drain<O>(call, what, opts.signal, () => call.cancel());
     };
+    return { [Symbol.asyncIterator]: start };
   }
 
   /**

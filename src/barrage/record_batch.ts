@@ -1,0 +1,362 @@
+/**
+ * Decodes Arrow record batches as Barrage sends them into column chunks of
+ * the local table's storage kinds.
+ *
+ * Barrage batches are not always readable by apache-arrow: in modification
+ * batches every column has its own length (its `FieldNode.length`), and
+ * unsubscribed columns have length 0. So each column is decoded here from its
+ * own field node and buffers. Nulls become Deephaven sentinels (fixed-width)
+ * or `null` (objects), whichever null mode the server used.
+ *
+ * @module
+ */
+
+import * as arrow from "apache-arrow";
+import { DeephavenError, GrpcCode } from "../errors.ts";
+import {
+  type Chunk,
+  type ColumnKind,
+  columnKind,
+  formatTimeNanos,
+  nullSentinel,
+  TYPED,
+} from "../table/column.ts";
+
+/** One decoded record batch: a chunk per schema column (lengths may differ). */
+export interface DecodedBatch {
+  /** `RecordBatch.length` (the longest column). */
+  length: number;
+  /** One chunk per schema field, in schema order. */
+  columns: Chunk[];
+}
+
+function malformed(what: string): DeephavenError {
+  return new DeephavenError(
+    `Malformed Barrage record batch: ${what}; report this with the server version`,
+    { code: GrpcCode.DATA_LOSS },
+  );
+}
+
+type TypedCtor =
+  | Int8ArrayConstructor
+  | Int16ArrayConstructor
+  | Uint16ArrayConstructor
+  | Int32ArrayConstructor
+  | BigInt64ArrayConstructor
+  | Float32ArrayConstructor
+  | Float64ArrayConstructor;
+
+const utf8 = new TextDecoder("utf-8", { fatal: false });
+
+class Cursor {
+  node = 0;
+  buffer = 0;
+  constructor(
+    readonly meta: arrow.RecordBatch | {
+      nodes: { length: number; nullCount: number }[];
+      buffers: { offset: number; length: number }[];
+    },
+    readonly body: Uint8Array,
+  ) {}
+
+  nextNode(): { length: number; nullCount: number } {
+    // deno-lint-ignore no-explicit-any
+    const nodes = (this.meta as any).nodes as { length: number; nullCount: number }[];
+    const n = nodes[this.node++];
+    if (!n) throw malformed("fewer field nodes than schema columns");
+    const length = Number(n.length), nullCount = Number(n.nullCount);
+    if (!(length >= 0) || length > 0x7fffffff || !(nullCount >= 0) || nullCount > length) {
+      throw malformed("a field node has an impossible length");
+    }
+    return { length, nullCount };
+  }
+
+  nextBuffer(): Uint8Array {
+    // deno-lint-ignore no-explicit-any
+    const buffers = (this.meta as any).buffers as { offset: number; length: number }[];
+    const b = buffers[this.buffer++];
+    if (!b) throw malformed("fewer buffers than the schema needs");
+    const off = Number(b.offset), len = Number(b.length);
+    if (!(off >= 0) || !(len >= 0) || off + len > this.body.length) {
+      throw malformed("a buffer lies outside the message body");
+    }
+    return this.body.subarray(off, off + len);
+  }
+}
+
+function view<T extends TypedCtor>(T: T, bytes: Uint8Array, count: number): InstanceType<T> {
+  const size = T.BYTES_PER_ELEMENT;
+  if (bytes.length < count * size) throw malformed("a value buffer is shorter than its column");
+  if ((bytes.byteOffset % size) === 0) {
+    return new T(bytes.buffer as ArrayBuffer, bytes.byteOffset, count) as InstanceType<T>;
+  }
+  const copy = new Uint8Array(count * size);
+  copy.set(bytes.subarray(0, count * size));
+  return new T(copy.buffer, 0, count) as InstanceType<T>;
+}
+
+function isValid(validity: Uint8Array | undefined, i: number): boolean {
+  return validity === undefined || (validity[i >> 3] & (1 << (i & 7))) !== 0;
+}
+
+function readValidity(cur: Cursor, length: number, nullCount: number): Uint8Array | undefined {
+  const v = cur.nextBuffer();
+  if (nullCount === 0 || v.length === 0) return undefined;
+  if (v.length * 8 < length) throw malformed("a validity buffer is shorter than its column");
+  return v;
+}
+
+/** Scales int64 values to nanoseconds (for non-nanosecond time units). */
+function scale(values: BigInt64Array, factor: bigint, validity: Uint8Array | undefined): BigInt64Array {
+  const out = new BigInt64Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = isValid(validity, i) ? values[i] * factor : values[i];
+  return out;
+}
+
+const UNIT_TO_NS: Record<number, bigint> = {
+  [arrow.TimeUnit.SECOND]: 1_000_000_000n,
+  [arrow.TimeUnit.MILLISECOND]: 1_000_000n,
+  [arrow.TimeUnit.MICROSECOND]: 1_000n,
+  [arrow.TimeUnit.NANOSECOND]: 1n,
+};
+
+function fixedWidth(cur: Cursor, field: arrow.Field, kind: ColumnKind): Chunk {
+  const { length, nullCount } = cur.nextNode();
+  const validity = readValidity(cur, length, nullCount);
+  const data = cur.nextBuffer();
+  const t = field.type;
+  let values: Chunk;
+  if (kind === "bool") {
+    if (data.length * 8 < length) throw malformed("a boolean buffer is shorter than its column");
+    const out = new Int8Array(length);
+    for (let i = 0; i < length; i++) out[i] = (data[i >> 3] >> (i & 7)) & 1;
+    values = out;
+  } else if (kind === "date" && (t as arrow.Date_).unit === arrow.DateUnit.DAY) {
+    const days = view(Int32Array, data, length);
+    const out = new BigInt64Array(length);
+    for (let i = 0; i < length; i++) out[i] = BigInt(days[i]) * 86_400_000n;
+    values = out;
+  } else if (kind === "time" && (t as arrow.Time).bitWidth === 32) {
+    const v = view(Int32Array, data, length);
+    const f = UNIT_TO_NS[(t as arrow.Time).unit];
+    const out = new BigInt64Array(length);
+    for (let i = 0; i < length; i++) out[i] = BigInt(v[i]) * f;
+    values = out;
+  } else {
+    const T = TYPED[kind] as TypedCtor;
+    values = view(T, data, length);
+    const unit = kind === "timestamp" || kind === "time" || kind === "duration"
+      ? (t as arrow.Timestamp).unit
+      : undefined;
+    if (unit !== undefined && unit !== arrow.TimeUnit.NANOSECOND) {
+      values = scale(values as BigInt64Array, UNIT_TO_NS[unit], validity);
+    }
+  }
+  if (validity) {
+    const sentinel = nullSentinel(kind);
+    if (values.buffer === cur.body.buffer) values = (values as Int32Array).slice(); // never write into the message
+    const v = values as unknown as unknown[];
+    for (let i = 0; i < length; i++) if (!isValid(validity, i)) v[i] = sentinel;
+  }
+  return values;
+}
+
+function offsets(cur: Cursor, length: number): Int32Array {
+  const b = cur.nextBuffer();
+  if (length === 0) return new Int32Array(1);
+  const o = view(Int32Array, b, length + 1);
+  for (let i = 0; i < length; i++) {
+    if (o[i] < 0 || o[i + 1] < o[i]) throw malformed("offsets are not increasing");
+  }
+  return o;
+}
+
+function strings(cur: Cursor): unknown[] {
+  const { length, nullCount } = cur.nextNode();
+  const validity = readValidity(cur, length, nullCount);
+  const o = offsets(cur, length);
+  const data = cur.nextBuffer();
+  if (length > 0 && o[length] > data.length) throw malformed("string data is shorter than its offsets");
+  const out = new Array<unknown>(length);
+  // Fast path: all-ASCII data decodes once; values are substrings.
+  let ascii = true;
+  const end = length > 0 ? o[length] : 0;
+  for (let i = o[0]; i < end; i++) {
+    if (data[i] >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) {
+    const all = utf8.decode(data.subarray(0, end));
+    for (let i = 0; i < length; i++) out[i] = isValid(validity, i) ? all.substring(o[i], o[i + 1]) : null;
+  } else {
+    for (let i = 0; i < length; i++) {
+      out[i] = isValid(validity, i) ? utf8.decode(data.subarray(o[i], o[i + 1])) : null;
+    }
+  }
+  return out;
+}
+
+/** Big-endian two's complement bytes to bigint (Java `BigInteger.toByteArray`). */
+export function bigIntFromBytes(b: Uint8Array): bigint {
+  if (b.length === 0) return 0n;
+  let v = 0n;
+  for (const x of b) v = (v << 8n) | BigInt(x);
+  if (b[0] & 0x80) v -= 1n << BigInt(b.length * 8);
+  return v;
+}
+
+/** Formats an unscaled value and scale as decimal text (`1234`, 2 → `"12.34"`). */
+export function decimalText(unscaled: bigint, scale: number): string {
+  const neg = unscaled < 0n;
+  let digits = (neg ? -unscaled : unscaled).toString();
+  let s: string;
+  if (scale <= 0) s = digits + "0".repeat(-scale);
+  else {
+    if (digits.length <= scale) digits = "0".repeat(scale - digits.length + 1) + digits;
+    s = `${digits.slice(0, digits.length - scale)}.${digits.slice(digits.length - scale)}`;
+  }
+  return neg ? `-${s}` : s;
+}
+
+function binaries(cur: Cursor, kind: ColumnKind): unknown[] {
+  const { length, nullCount } = cur.nextNode();
+  const validity = readValidity(cur, length, nullCount);
+  const o = offsets(cur, length);
+  const data = cur.nextBuffer();
+  if (length > 0 && o[length] > data.length) throw malformed("binary data is shorter than its offsets");
+  const out = new Array<unknown>(length);
+  for (let i = 0; i < length; i++) {
+    if (!isValid(validity, i)) {
+      out[i] = null;
+      continue;
+    }
+    const b = data.subarray(o[i], o[i + 1]);
+    if (kind === "bigint") out[i] = bigIntFromBytes(b);
+    else if (kind === "decimal") {
+      if (b.length < 4) throw malformed("a BigDecimal value is shorter than its scale");
+      const sc = new DataView(b.buffer, b.byteOffset, 4).getInt32(0, true);
+      out[i] = decimalText(bigIntFromBytes(b.subarray(4)), sc);
+    } else out[i] = b.slice();
+  }
+  return out;
+}
+
+/** Converts a stored value of `kind` into what `get()` returns (for list elements). */
+function jsValue(kind: ColumnKind, v: unknown): unknown {
+  const s = nullSentinel(kind);
+  if (v === null || v === undefined || (s !== undefined && v === s)) return null;
+  switch (kind) {
+    case "bool":
+      return v === 1;
+    case "timestamp":
+      return new Date(Number((v as bigint) / 1_000_000n));
+    case "date":
+      return new Date(Number(v as bigint)).toISOString().slice(0, 10);
+    case "time":
+      return formatTimeNanos(v as bigint);
+    default:
+      return v;
+  }
+}
+
+function lists(cur: Cursor, field: arrow.Field): unknown[] {
+  const { length, nullCount } = cur.nextNode();
+  const validity = readValidity(cur, length, nullCount);
+  const fixed = field.type.typeId === arrow.Type.FixedSizeList;
+  const size = fixed ? (field.type as arrow.FixedSizeList).listSize : 0;
+  const o = fixed ? undefined : offsets(cur, length);
+  const childField = (field.type as arrow.List).children[0];
+  const childKind = columnKind(childField);
+  const child = column(cur, childField) as unknown[];
+  const out = new Array<unknown>(length);
+  for (let i = 0; i < length; i++) {
+    if (!isValid(validity, i)) {
+      out[i] = null;
+      continue;
+    }
+    const start = o ? o[i] : i * size, end = o ? o[i + 1] : (i + 1) * size;
+    if (end > child.length) throw malformed("list offsets run past the list values");
+    const row = new Array<unknown>(end - start);
+    for (let j = start; j < end; j++) row[j - start] = jsValue(childKind, child[j]);
+    out[i] = row;
+  }
+  return out;
+}
+
+function skipUnknown(cur: Cursor, field: arrow.Field): unknown[] {
+  const { length } = cur.nextNode();
+  const t = field.type;
+  // Consume the buffers of the layout so later columns stay aligned.
+  const nBuffers = arrow.DataType.isNull(t) ? 0 : arrow.DataType.isStruct(t) ? 1 : 2;
+  for (let i = 0; i < nBuffers; i++) cur.nextBuffer();
+  for (const c of t.children ?? []) column(cur, c);
+  return new Array<unknown>(length).fill(null);
+}
+
+function column(cur: Cursor, field: arrow.Field): Chunk {
+  const kind = columnKind(field);
+  switch (kind) {
+    case "string":
+      return strings(cur);
+    case "bigint":
+    case "decimal":
+    case "binary":
+      return binaries(cur, kind);
+    case "list":
+      return lists(cur, field);
+    case "other":
+      return skipUnknown(cur, field);
+    default:
+      return fixedWidth(cur, field, kind);
+  }
+}
+
+/**
+ * Decodes a record batch message into per-column chunks.
+ *
+ * @param header The flatbuffer Arrow `Message` (FlightData `data_header`).
+ * @param body The message body (FlightData `data_body`).
+ * @param schema The stream's schema.
+ * @returns The decoded batch.
+ */
+export function decodeRecordBatch(header: Uint8Array, body: Uint8Array, schema: arrow.Schema): DecodedBatch {
+  let msg: arrow.Message;
+  try {
+    msg = arrow.Message.decode(header);
+  } catch (e) {
+    throw malformed(`cannot decode the message header (${(e as Error).message})`);
+  }
+  if (msg.headerType !== arrow.MessageHeader.RecordBatch) {
+    if (msg.headerType === arrow.MessageHeader.DictionaryBatch) {
+      throw new DeephavenError(
+        "Dictionary-encoded columns are not supported; turn off dictionary encoding on the server",
+        { code: GrpcCode.UNIMPLEMENTED },
+      );
+    }
+    throw malformed("expected a RecordBatch message");
+  }
+  const meta = msg.header() as unknown as arrow.RecordBatch & {
+    length: number;
+    compression: unknown;
+  };
+  if (meta.compression) {
+    throw new DeephavenError(
+      "Compressed record batches are not supported; turn off compression on the server",
+      {
+        code: GrpcCode.UNIMPLEMENTED,
+      },
+    );
+  }
+  // A plain, 8-byte aligned Uint8Array: typed views need alignment, and a Node Buffer's slice() is not a copy.
+  let plain = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  if (plain.byteOffset % 8 !== 0) {
+    plain = new Uint8Array(body.byteLength);
+    plain.set(body);
+  }
+  const cur = new Cursor(meta, plain);
+  const columns: Chunk[] = [];
+  for (const f of schema.fields) columns.push(column(cur, f));
+  return { length: Number(meta.length), columns };
+}

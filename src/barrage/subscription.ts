@@ -1,0 +1,503 @@
+/**
+ * Barrage subscriptions and snapshots over Flight DoExchange: the request,
+ * the stream of update messages (each spread over one or more record
+ * batches), and their application to a {@linkcode LocalTable}.
+ *
+ * @module
+ */
+
+import type * as arrow from "apache-arrow";
+import { DeephavenError, GrpcCode } from "../errors.ts";
+import { rpc } from "../transport/rpc.ts";
+import type { BidiCall } from "../transport/channel.ts";
+import type { SessionCore } from "../session/core.ts";
+import { schemaFromFlatbuffer } from "../session/arrow_ipc.ts";
+import { describeTicket } from "../session/ticket.ts";
+import { LocalTable, type TableState } from "../table/local_table.ts";
+import { RowSet } from "../table/rowset.ts";
+import type { Chunk } from "../table/column.ts";
+import { decodeRecordBatch } from "./record_batch.ts";
+import {
+  decodeUpdateMetadata,
+  snapshotRequest,
+  subscriptionRequest,
+  type SubscriptionRequestOptions,
+  type UpdateMetadata,
+} from "./messages.ts";
+import { FlightService } from "../generated/proto/arrow/flight/protocol/flight_pb.ts";
+import type { FlightData } from "../generated/proto/arrow/flight/protocol/flight_pb.ts";
+
+/** A window of rows by position: `first` to `last`, inclusive. */
+export interface Viewport {
+  /** First row position (0-based). */
+  first: number;
+  /** Last row position, inclusive. */
+  last: number;
+}
+
+/** Options of `subscribe` and `snapshot`. */
+export interface SubscribeOptions {
+  /** Only these columns (all when absent). Other columns stay in the schema, empty. */
+  columns?: string[];
+  /** Only these rows, by position (the whole table when absent). */
+  viewport?: Viewport | RowSet;
+  /** Count viewport positions from the end of the table (follow the tail). */
+  reverse?: boolean;
+  /** Ask the server for Deephaven null sentinels (`true`, default) or Arrow validity bitmaps (`false`). */
+  useDeephavenNulls?: boolean;
+  /** Minimum interval between updates in ms (server default 1000). Subscriptions only. */
+  minUpdateIntervalMs?: number;
+  /** Rows per record batch (server default). */
+  batchSize?: number;
+  /** Upper bound of one message in bytes (server default, 100 MiB). */
+  maxMessageSize?: number;
+  /** Aborts the subscription or snapshot (a live table then closes). */
+  signal?: AbortSignal;
+}
+
+type Exchange = BidiCall<Partial<FlightData> & Record<string, unknown>, FlightData>;
+
+function viewportRowSet(v: Viewport | RowSet | undefined): RowSet | undefined {
+  if (v === undefined) return undefined;
+  if (v instanceof RowSet) return v;
+  if (!Number.isSafeInteger(v.first) || !Number.isSafeInteger(v.last) || v.first < 0 || v.last < v.first) {
+    throw new DeephavenError(
+      `Viewport {first: ${v.first}, last: ${v.last}} is not valid; give whole numbers with 0 <= first <= last`,
+      { code: GrpcCode.INVALID_ARGUMENT },
+    );
+  }
+  return RowSet.range(v.first, v.last);
+}
+
+function columnIndexes(
+  schema: arrow.Schema | undefined,
+  columns: string[] | undefined,
+): number[] | undefined {
+  if (!columns || !schema) return undefined;
+  const names = schema.fields.map((f) => f.name);
+  return columns.map((c) => {
+    const i = names.indexOf(c);
+    if (i < 0) {
+      throw new DeephavenError(
+        `No column ${JSON.stringify(c)} to subscribe to; the columns are ${names.join(", ")}`,
+        { code: GrpcCode.INVALID_ARGUMENT },
+      );
+    }
+    return i;
+  });
+}
+
+/** An update being assembled from its record batches. */
+class PendingUpdate {
+  readonly addExpected: number;
+  addReceived = 0;
+  readonly addData: Chunk[][];
+  readonly modExpected: number[];
+  readonly modReceived: number[];
+  readonly modData: Chunk[][];
+
+  constructor(readonly meta: UpdateMetadata, columnCount: number) {
+    this.addExpected = (meta.addedRowsIncluded ?? meta.addedRows).size;
+    this.addData = Array.from({ length: columnCount }, () => []);
+    this.modExpected = Array.from({ length: columnCount }, (_, i) => meta.modifiedRows[i]?.size ?? 0);
+    this.modReceived = new Array(columnCount).fill(0);
+    this.modData = Array.from({ length: columnCount }, () => []);
+  }
+
+  add(batch: { length: number; columns: Chunk[] }): void {
+    if (this.addReceived < this.addExpected) {
+      batch.columns.forEach((c, i) => {
+        if (c.length > 0) this.addData[i].push(c);
+      });
+      this.addReceived += batch.length;
+    } else {
+      batch.columns.forEach((c, i) => {
+        if (c.length > 0) {
+          this.modData[i].push(c);
+          this.modReceived[i] += c.length;
+        }
+      });
+    }
+  }
+
+  get complete(): boolean {
+    return this.addReceived >= this.addExpected && this.modExpected.every((n, i) => this.modReceived[i] >= n);
+  }
+}
+
+/** Applies Barrage messages of one stream to a local table. */
+class UpdateApplier {
+  #schema: arrow.Schema;
+  #pending: PendingUpdate | undefined;
+  readonly #blink: boolean;
+
+  constructor(
+    schema: arrow.Schema,
+    readonly table: LocalTable,
+    readonly mode: () => "keyed" | "positional" | "append",
+  ) {
+    this.#schema = schema;
+    this.#blink = schema.metadata.get("deephaven:attribute.BlinkTable") === "true";
+  }
+
+  /** Feeds one FlightData; returns the metadata of an update when this message completed it. */
+  feed(fd: FlightData): UpdateMetadata | undefined {
+    if (fd.appMetadata.length > 0) {
+      const meta = decodeUpdateMetadata(fd.appMetadata);
+      if (meta) {
+        if (this.#pending) {
+          throw new DeephavenError(
+            "Malformed Barrage stream: an update started before the previous one was complete; report this with the server version",
+            { code: GrpcCode.DATA_LOSS },
+          );
+        }
+        this.#pending = new PendingUpdate(meta, this.#schema.fields.length);
+      }
+    }
+    if (fd.dataHeader.length === 0) return this.#finishIfComplete();
+    const batch = decodeRecordBatch(fd.dataHeader, fd.dataBody, this.#schema);
+    if (!this.#pending) {
+      throw new DeephavenError(
+        "Malformed Barrage stream: a record batch arrived without update metadata; report this with the server version",
+        { code: GrpcCode.DATA_LOSS },
+      );
+    }
+    this.#pending.add(batch);
+    return this.#finishIfComplete();
+  }
+
+  #finishIfComplete(): UpdateMetadata | undefined {
+    const p = this.#pending;
+    if (!p || !p.complete) return undefined;
+    this.#pending = undefined;
+    const m = p.meta;
+    if (m.tableSize >= 0n) this.table.sourceSize = Number(m.tableSize);
+    const mode = this.mode();
+    if (mode === "append") {
+      const n = p.addExpected;
+      const start = this.table.size;
+      this.table.applyPositional({
+        isSnapshot: true,
+        removed: RowSet.EMPTY,
+        added: n > 0 ? RowSet.range(start, start + n - 1) : RowSet.EMPTY,
+        addData: p.addData,
+        modified: [],
+        modData: [],
+      });
+    } else if (mode === "positional") {
+      this.table.applyPositional({
+        isSnapshot: m.isSnapshot,
+        removed: m.removedRows,
+        added: m.addedRows,
+        addData: p.addData,
+        modified: m.modifiedRows,
+        modData: p.modData,
+      });
+    } else {
+      const removed = this.#blink && !m.isSnapshot ? this.table.rowSet.union(m.removedRows) : m.removedRows;
+      this.table.applyKeyed({
+        isSnapshot: m.isSnapshot,
+        removed,
+        shifts: m.shiftData,
+        added: m.addedRows,
+        addedIncluded: m.addedRowsIncluded,
+        addData: p.addData,
+        modified: m.modifiedRows,
+        modData: p.modData,
+      });
+    }
+    return m;
+  }
+}
+
+/**
+ * A local table that a Barrage subscription keeps current. It is a
+ * {@linkcode LocalTable} with a viewport that can change and a promise that
+ * resolves when the initial snapshot is complete.
+ */
+export class LiveTable extends LocalTable {
+  /** Resolves when the initial snapshot (or the latest viewport change) has been applied. */
+  ready: Promise<void>;
+  #resolveReady!: () => void;
+  #rejectReady!: (e: DeephavenError) => void;
+  #call: Exchange | undefined;
+  #viewport: RowSet | undefined;
+  #reverse: boolean;
+  #columns: number[] | undefined;
+  readonly #description: string;
+
+  /** @internal */
+  constructor(
+    schema: arrow.Schema,
+    description: string,
+    viewport: RowSet | undefined,
+    reverse: boolean,
+    columns: number[] | undefined,
+  ) {
+    super(schema, "live");
+    this.#description = description;
+    this.#viewport = viewport;
+    this.#reverse = reverse;
+    this.#columns = columns;
+    this.ready = this.#newReady();
+  }
+
+  #newReady(): Promise<void> {
+    const p = new Promise<void>((resolve, reject) => {
+      this.#resolveReady = resolve;
+      this.#rejectReady = reject;
+    });
+    p.catch(() => {});
+    return p;
+  }
+
+  /** What this table subscribes to, e.g. `shared ticket 68ab…`. */
+  get description(): string {
+    return this.#description;
+  }
+
+  /** The requested viewport (positions in the source table), or `undefined` for a full subscription. */
+  get viewport(): RowSet | undefined {
+    return this.#viewport;
+  }
+
+  /** Whether the viewport counts from the end of the table. */
+  get reverse(): boolean {
+    return this.#reverse;
+  }
+
+  /** @internal */
+  attach(call: Exchange): void {
+    this.#call = call;
+  }
+
+  /** @internal Checks whether an update completes the initial snapshot (or viewport change). */
+  checkReady(m: UpdateMetadata): void {
+    if (!m.isSnapshot) return;
+    const cols = this.#columns ?? this.schema.fields.map((_, i) => i);
+    const colsOk = m.effectiveColumnSet === undefined || cols.every((c) => m.effectiveColumnSet!.includes(c));
+    const vpOk = this.#viewport === undefined
+      ? m.effectiveViewport === undefined
+      : m.effectiveViewport !== undefined && m.effectiveViewport.equals(this.#viewport) &&
+        m.effectiveReverseViewport === this.#reverse;
+    if (colsOk && vpOk) this.#resolveReady();
+  }
+
+  /** @internal Ends the table with an error. */
+  fail(e: DeephavenError): void {
+    this.#rejectReady(e);
+    this.setState("failed", e);
+  }
+
+  /**
+   * Changes the viewport (and optionally the columns) of a viewport
+   * subscription. A full subscription cannot become a viewport one, nor the
+   * reverse (the server refuses).
+   *
+   * @param viewport The new rows, by position.
+   * @param options Columns and direction.
+   * @returns Resolves when the new rows have arrived.
+   */
+  async setViewport(
+    viewport: Viewport | RowSet,
+    options: { columns?: string[]; reverse?: boolean } = {},
+  ): Promise<void> {
+    if (this.#viewport === undefined) {
+      throw new DeephavenError(
+        "setViewport() needs a viewport subscription; subscribe with a viewport to use it",
+        { code: GrpcCode.FAILED_PRECONDITION },
+      );
+    }
+    if (this.state !== "live" || !this.#call) {
+      throw new DeephavenError(`setViewport() failed: the table is ${this.state}; subscribe again`, {
+        code: GrpcCode.FAILED_PRECONDITION,
+      });
+    }
+    this.#viewport = viewportRowSet(viewport);
+    if (options.reverse !== undefined) this.#reverse = options.reverse;
+    if (options.columns) this.#columns = columnIndexes(this.schema, options.columns);
+    this.ready = this.#newReady();
+    this.#call.send({
+      appMetadata: subscriptionRequest(new Uint8Array(0), {
+        viewport: this.#viewport,
+        reverseViewport: this.#reverse,
+        columns: this.#columns,
+      }),
+    });
+    await this.ready;
+  }
+
+  /** Cancels the subscription. Safe to call twice. */
+  override close(): void {
+    if (this.state === "closed") return;
+    super.close();
+    this.#rejectReady(new DeephavenError("The subscription was closed", { code: GrpcCode.CANCELLED }));
+    try {
+      this.#call?.end();
+    } catch {
+      // Already ended.
+    }
+    this.#call?.cancel();
+  }
+}
+
+async function firstMessage(it: AsyncIterator<FlightData>, what: string): Promise<arrow.Schema> {
+  const r = await it.next();
+  if (r.done) {
+    throw new DeephavenError(`${what} failed: the server ended the stream before sending a schema`, {
+      code: GrpcCode.UNAVAILABLE,
+    });
+  }
+  return schemaFromFlatbuffer(r.value.dataHeader);
+}
+
+function exchange(core: SessionCore, what: string, signal?: AbortSignal): Exchange {
+  core.checkAlive(what);
+  return core.channel.bidi(rpc(FlightService.method.doExchange), { what, signal }) as unknown as Exchange;
+}
+
+/** Explains the failures of a subscription or snapshot request in the caller's terms. */
+function explain(e: unknown, what: string): DeephavenError {
+  const err = e instanceof DeephavenError
+    ? e
+    : new DeephavenError(`${what} failed: ${(e as Error).message}`, {
+      cause: e,
+    });
+  if (err.code === GrpcCode.NOT_FOUND || err.code === GrpcCode.FAILED_PRECONDITION) {
+    return new DeephavenError(
+      `${err.message}; check that the ticket is published and its table was not released`,
+      { code: err.code, details: err.details, cause: err },
+    );
+  }
+  return err;
+}
+
+/**
+ * Subscribes to a table: the returned table holds the initial snapshot and
+ * then follows every update.
+ *
+ * @param core The session whose channel carries the stream.
+ * @param ticket The table's ticket bytes.
+ * @param schemaHint The table's schema when known (used to resolve column names before the stream starts).
+ * @param options Viewport, columns, options.
+ * @returns The live table, once its initial snapshot is complete.
+ * @internal
+ */
+export async function subscribeTicket(
+  core: SessionCore,
+  ticket: Uint8Array,
+  schemaHint: arrow.Schema | undefined,
+  options: SubscribeOptions = {},
+): Promise<LiveTable> {
+  const what = `Subscribing to ${describeTicket(ticket)}`;
+  const viewport = viewportRowSet(options.viewport);
+  const columns = columnIndexes(schemaHint, options.columns);
+  const call = exchange(core, what, options.signal);
+  const reverse = options.reverse ?? false;
+  call.send({
+    appMetadata: subscriptionRequest(ticket, {
+      columns,
+      viewport,
+      reverseViewport: reverse,
+      useDeephavenNulls: options.useDeephavenNulls,
+      minUpdateIntervalMs: options.minUpdateIntervalMs,
+      batchSize: options.batchSize,
+      maxMessageSize: options.maxMessageSize,
+    }),
+  });
+  const it = call[Symbol.asyncIterator]();
+  let schema: arrow.Schema;
+  try {
+    schema = await firstMessage(it, what);
+  } catch (e) {
+    call.cancel();
+    throw explain(e, what);
+  }
+  const table = new LiveTable(schema, describeTicket(ticket), viewport, reverse, columns);
+  table.attach(call);
+  const applier = new UpdateApplier(
+    schema,
+    table,
+    () => (table.viewport !== undefined ? "positional" : "keyed"),
+  );
+  (async () => {
+    try {
+      while (true) {
+        const r = await it.next();
+        if (r.done) break;
+        const m = applier.feed(r.value);
+        if (m) table.checkReady(m);
+      }
+      if ((table.state as TableState) !== "closed") {
+        table.fail(
+          new DeephavenError(
+            `${what}: the server ended the subscription; the table may have been released or the server stopped`,
+            { code: GrpcCode.UNAVAILABLE },
+          ),
+        );
+      }
+    } catch (e) {
+      if ((table.state as TableState) === "closed") return;
+      call.cancel();
+      table.fail(explain(e, what));
+    }
+  })();
+  options.signal?.addEventListener("abort", () => table.close(), { once: true });
+  try {
+    await table.ready;
+  } catch (e) {
+    table.close();
+    throw e;
+  }
+  return table;
+}
+
+/**
+ * Takes a static snapshot of a table through a Barrage snapshot request.
+ *
+ * @param core The session whose channel carries the stream.
+ * @param ticket The table's ticket bytes.
+ * @param schemaHint The table's schema when known.
+ * @param options Viewport, columns, options.
+ * @returns A local table in state `snapshot`.
+ * @internal
+ */
+export async function snapshotTicket(
+  core: SessionCore,
+  ticket: Uint8Array,
+  schemaHint: arrow.Schema | undefined,
+  options: SubscribeOptions = {},
+): Promise<LocalTable> {
+  const what = `Snapshot of ${describeTicket(ticket)}`;
+  const viewport = viewportRowSet(options.viewport);
+  const columns = columnIndexes(schemaHint, options.columns);
+  const call = exchange(core, what, options.signal);
+  call.send({
+    appMetadata: snapshotRequest(ticket, {
+      columns,
+      viewport,
+      reverseViewport: options.reverse ?? false,
+      useDeephavenNulls: options.useDeephavenNulls,
+      batchSize: options.batchSize,
+      maxMessageSize: options.maxMessageSize,
+    }),
+  });
+  call.end();
+  const it = call[Symbol.asyncIterator]();
+  try {
+    const schema = await firstMessage(it, what);
+    const table = new LocalTable(schema, "live");
+    // Snapshot rows are appended in arrival order (as Deephaven's Java client does).
+    const applier = new UpdateApplier(schema, table, () => "append");
+    while (true) {
+      const r = await it.next();
+      if (r.done) break;
+      applier.feed(r.value);
+    }
+    table.setState("snapshot");
+    return table;
+  } catch (e) {
+    call.cancel();
+    throw explain(e, what);
+  }
+}

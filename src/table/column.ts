@@ -1,0 +1,279 @@
+/**
+ * Typed column storage of the local table.
+ *
+ * Each column is stored in slots (dense indexes chosen by the table's
+ * redirection, not row keys). Fixed-width Deephaven types live in typed
+ * arrays and mark nulls with Deephaven's own sentinels (which can never be
+ * values), so no separate validity storage is needed; strings, decimals and
+ * arrays live in plain JS arrays with `null`.
+ *
+ * @module
+ */
+
+import * as arrow from "apache-arrow";
+
+/** How a column is stored and what its values look like in JS. */
+export type ColumnKind =
+  | "bool"
+  | "int8"
+  | "int16"
+  | "char"
+  | "int32"
+  | "int64"
+  | "float32"
+  | "float64"
+  | "timestamp"
+  | "date"
+  | "time"
+  | "duration"
+  | "string"
+  | "bigint"
+  | "decimal"
+  | "binary"
+  | "list"
+  | "other";
+
+/** Deephaven's null sentinels for fixed-width types (`io.deephaven.util.QueryConstants`). */
+export const NULLS = {
+  bool: -1,
+  int8: -128,
+  int16: -32768,
+  char: 0xffff,
+  int32: -2147483648,
+  int64: -(2n ** 63n),
+  float32: -3.4028234663852886e38,
+  float64: -Number.MAX_VALUE,
+} as const;
+
+/** A decoded batch of one column: a typed array (nulls as sentinels) or a JS array (nulls as `null`). */
+export type Chunk =
+  | Int8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | BigInt64Array
+  | Float32Array
+  | Float64Array
+  | unknown[];
+
+/** The typed array constructor of each fixed-width kind. */
+export const TYPED: Partial<
+  Record<
+    ColumnKind,
+    | Int8ArrayConstructor
+    | Int16ArrayConstructor
+    | Uint16ArrayConstructor
+    | Int32ArrayConstructor
+    | BigInt64ArrayConstructor
+    | Float32ArrayConstructor
+    | Float64ArrayConstructor
+  >
+> = {
+  bool: Int8Array,
+  int8: Int8Array,
+  int16: Int16Array,
+  char: Uint16Array,
+  int32: Int32Array,
+  int64: BigInt64Array,
+  float32: Float32Array,
+  float64: Float64Array,
+  timestamp: BigInt64Array,
+  date: BigInt64Array,
+  time: BigInt64Array,
+  duration: BigInt64Array,
+};
+
+/** The sentinel stored for null in each fixed-width kind. */
+export function nullSentinel(kind: ColumnKind): number | bigint | undefined {
+  switch (kind) {
+    case "bool":
+      return NULLS.bool;
+    case "int8":
+      return NULLS.int8;
+    case "int16":
+      return NULLS.int16;
+    case "char":
+      return NULLS.char;
+    case "int32":
+      return NULLS.int32;
+    case "float32":
+      return Math.fround(NULLS.float32);
+    case "float64":
+      return NULLS.float64;
+    case "int64":
+    case "timestamp":
+    case "date":
+    case "time":
+    case "duration":
+      return NULLS.int64;
+    default:
+      return undefined;
+  }
+}
+
+/** The Deephaven type name of a field (`deephaven:type` metadata), or `undefined`. */
+export function deephavenType(field: arrow.Field): string | undefined {
+  return field.metadata.get("deephaven:type");
+}
+
+/**
+ * Chooses the storage kind of a field from its Arrow type and Deephaven
+ * metadata.
+ *
+ * @param field The Arrow field.
+ * @returns The kind.
+ */
+export function columnKind(field: arrow.Field): ColumnKind {
+  const t = field.type;
+  const dh = deephavenType(field);
+  switch (t.typeId) {
+    case arrow.Type.Bool:
+      return "bool";
+    case arrow.Type.Int: {
+      const it = t as arrow.Int;
+      if (it.bitWidth === 8) return "int8";
+      if (it.bitWidth === 16) return it.isSigned ? "int16" : "char";
+      if (it.bitWidth === 32) return "int32";
+      return "int64";
+    }
+    case arrow.Type.Float: {
+      const ft = t as arrow.Float;
+      return ft.precision === arrow.Precision.SINGLE ? "float32" : "float64";
+    }
+    case arrow.Type.Timestamp:
+      return "timestamp";
+    case arrow.Type.Date:
+      return "date";
+    case arrow.Type.Time:
+      return "time";
+    case arrow.Type.Duration:
+      return "duration";
+    case arrow.Type.Utf8:
+      return "string";
+    case arrow.Type.Binary:
+      if (dh === "java.math.BigInteger") return "bigint";
+      if (dh === "java.math.BigDecimal") return "decimal";
+      return "binary";
+    case arrow.Type.List:
+    case arrow.Type.FixedSizeList:
+      return "list";
+    default:
+      return "other";
+  }
+}
+
+/**
+ * The storage of one column: values by slot.
+ */
+export class ColumnStore {
+  /** The column's Arrow field (name, type, Deephaven metadata). */
+  readonly field: arrow.Field;
+  /** Storage kind. */
+  readonly kind: ColumnKind;
+  /** Values by slot: a typed array for fixed-width kinds, else a JS array. */
+  data: Chunk;
+  readonly #sentinel: number | bigint | undefined;
+
+  /**
+   * @param field The column's field.
+   * @param capacity Initial slot capacity.
+   */
+  constructor(field: arrow.Field, capacity = 0) {
+    this.field = field;
+    this.kind = columnKind(field);
+    this.#sentinel = nullSentinel(this.kind);
+    const T = TYPED[this.kind];
+    this.data = T ? new T(capacity) : new Array<unknown>(capacity).fill(null);
+  }
+
+  /** Column name. */
+  get name(): string {
+    return this.field.name;
+  }
+
+  /** Current slot capacity. */
+  get capacity(): number {
+    return this.data.length;
+  }
+
+  /** Grows storage to hold at least `n` slots (amortized doubling). */
+  ensureCapacity(n: number): void {
+    if (n <= this.data.length) return;
+    const cap = Math.max(n, Math.ceil(this.data.length * 1.5), 16);
+    const T = TYPED[this.kind];
+    if (T) {
+      const next = new T(cap);
+      // deno-lint-ignore no-explicit-any
+      (next as any).set(this.data);
+      this.data = next;
+    } else {
+      const arr = this.data as unknown[];
+      const old = arr.length;
+      arr.length = cap;
+      arr.fill(null, old);
+    }
+  }
+
+  /**
+   * Writes `count` values of `chunk`, starting at `from`, into the given slots.
+   *
+   * @param chunk Decoded values of the same kind.
+   * @param from First index in the chunk.
+   * @param slots Target slots, one per value, starting at `slotsFrom`.
+   * @param slotsFrom First index in `slots`.
+   * @param count Number of values.
+   */
+  write(chunk: Chunk, from: number, slots: Int32Array, slotsFrom: number, count: number): void {
+    const d = this.data as unknown[];
+    const c = chunk as unknown[];
+    for (let i = 0; i < count; i++) d[slots[slotsFrom + i]] = c[from + i];
+  }
+
+  /** Clears a slot to null (frees object references). */
+  clear(slot: number): void {
+    if (this.#sentinel === undefined) (this.data as unknown[])[slot] = null;
+  }
+
+  /** Whether the value in `slot` is null. */
+  isNull(slot: number): boolean {
+    const v = (this.data as unknown[])[slot];
+    if (this.#sentinel === undefined) return v === null || v === undefined;
+    return v === this.#sentinel;
+  }
+
+  /**
+   * The value in `slot` as JS sees it: numbers, `bigint` for 64-bit
+   * integers, durations and BigInteger, `Date` for timestamps, ISO strings
+   * for dates and times, strings for BigDecimal, arrays for lists, and `null`.
+   */
+  get(slot: number): unknown {
+    const v = (this.data as unknown[])[slot];
+    if (this.#sentinel !== undefined && v === this.#sentinel) return null;
+    switch (this.kind) {
+      case "bool":
+        return v === 1;
+      case "timestamp":
+        return new Date(Number((v as bigint) / 1_000_000n));
+      case "date":
+        return new Date(Number(v as bigint)).toISOString().slice(0, 10);
+      case "time":
+        return formatTimeNanos(v as bigint);
+      default:
+        return v ?? null;
+    }
+  }
+
+  /** The stored value without conversion (sentinels included). */
+  raw(slot: number): unknown {
+    return (this.data as unknown[])[slot];
+  }
+}
+
+/** Formats nanoseconds of the day as `HH:MM:SS[.fraction]`. */
+export function formatTimeNanos(ns: bigint): string {
+  const total = Number(ns / 1_000_000_000n);
+  const frac = Number(ns % 1_000_000_000n);
+  const h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
+  const base = `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
+  return frac ? `${base}.${String(frac).padStart(9, "0").replace(/0+$/, "")}` : base;
+}

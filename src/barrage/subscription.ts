@@ -21,7 +21,6 @@ import {
   decodeUpdateMetadata,
   snapshotRequest,
   subscriptionRequest,
-  type SubscriptionRequestOptions,
   type UpdateMetadata,
 } from "./messages.ts";
 import { FlightService } from "../generated/proto/arrow/flight/protocol/flight_pb.ts";

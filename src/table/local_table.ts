@@ -244,7 +244,7 @@ export class LocalTable {
   }
 
   /** The slots of rows `[from, to)` in row order (for exporters and views). @internal */
-  slots(from = 0, to = this.#size): Int32Array {
+  slots(from: number = 0, to: number = this.#size): Int32Array {
     return this.#posToSlot.subarray(from, to);
   }
 
@@ -299,48 +299,41 @@ export class LocalTable {
    * @param signal Ends the iteration early.
    */
   updates(signal?: AbortSignal): AsyncIterable<TableUpdate> {
-    const table = this;
-    return {
-      [Symbol.asyncIterator](): AsyncIterator<TableUpdate> {
-        const queue: TableUpdate[] = [];
-        let wake: (() => void) | undefined;
-        const notify = () => {
-          const w = wake;
-          wake = undefined;
-          w?.();
-        };
-        const offUpdate = table.onUpdate((u) => {
-          queue.push(u);
-          notify();
-        });
-        const offState = table.onStateChange(notify);
-        signal?.addEventListener("abort", notify, { once: true });
-        const finish = (): IteratorResult<TableUpdate> => {
-          offUpdate();
-          offState();
-          signal?.removeEventListener("abort", notify);
-          return { done: true, value: undefined };
-        };
-        return {
-          async next(): Promise<IteratorResult<TableUpdate>> {
-            while (true) {
-              if (queue.length > 0) return { done: false, value: queue.shift() as TableUpdate };
-              if (table.#state === "failed") {
-                finish();
-                throw table.#error;
-              }
-              if (table.#state === "closed" || table.#state === "snapshot" || signal?.aborted) {
-                return finish();
-              }
-              await new Promise<void>((r) => (wake = r));
-            }
-          },
-          return(): Promise<IteratorResult<TableUpdate>> {
-            return Promise.resolve(finish());
-          },
-        };
-      },
+    return { [Symbol.asyncIterator]: () => this.#iterate(signal) };
+  }
+
+  #iterate(signal?: AbortSignal): AsyncIterator<TableUpdate> {
+    const queue: TableUpdate[] = [];
+    let wake: (() => void) | undefined;
+    const notify = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
     };
+    const offUpdate = this.onUpdate((u) => {
+      queue.push(u);
+      notify();
+    });
+    const offState = this.onStateChange(notify);
+    signal?.addEventListener("abort", notify, { once: true });
+    const finish = (): IteratorResult<TableUpdate> => {
+      offUpdate();
+      offState();
+      signal?.removeEventListener("abort", notify);
+      return { done: true, value: undefined };
+    };
+    const next = async (): Promise<IteratorResult<TableUpdate>> => {
+      while (true) {
+        if (queue.length > 0) return { done: false, value: queue.shift() as TableUpdate };
+        if (this.#state === "failed") {
+          finish();
+          throw this.#error;
+        }
+        if (this.#state === "closed" || this.#state === "snapshot" || signal?.aborted) return finish();
+        await new Promise<void>((r) => (wake = r));
+      }
+    };
+    return { next, return: () => Promise.resolve(finish()) };
   }
 
   #emit(u: TableUpdate): void {

@@ -1,0 +1,97 @@
+/**
+ * Formatting of Deephaven values for people: ISO timestamps, visible nulls,
+ * and plain-text tables for terminals and `text/plain` outputs.
+ *
+ * @module
+ */
+
+import * as arrow from "apache-arrow";
+import type { LocalTable } from "../table/local_table.ts";
+
+/** How a null value is shown. */
+export const NULL_TEXT = "(null)";
+
+/**
+ * Formats one value for display.
+ *
+ * @param v The value as a table's `get` returns it.
+ * @returns Display text.
+ */
+export function formatValue(v: unknown): string {
+  if (v === null || v === undefined) return NULL_TEXT;
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? "Invalid date" : v.toISOString();
+  if (typeof v === "number") {
+    if (Number.isInteger(v)) return String(v);
+    return String(Number(v.toPrecision(12)));
+  }
+  if (typeof v === "bigint") return v.toString();
+  if (v instanceof Uint8Array) return `0x${Array.from(v, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+  if (Array.isArray(v)) return `[${v.map(formatValue).join(", ")}]`;
+  return String(v);
+}
+
+/** A table as the formatters see it: named columns and values by row position. */
+export interface TableLike {
+  /** Column names. */
+  readonly columns: readonly string[];
+  /** Row count. */
+  readonly size: number;
+  /** The value at a row position and column. */
+  get(row: number, column: string): unknown;
+}
+
+/** Adapts a local table or an apache-arrow `Table` to {@linkcode TableLike}. */
+export function tableLike(t: LocalTable | arrow.Table): TableLike {
+  if (t instanceof arrow.Table) {
+    const names = t.schema.fields.map((f) => f.name);
+    return {
+      columns: names,
+      size: t.numRows,
+      get: (row, column) => {
+        const v = t.getChild(column)?.get(row);
+        const f = t.schema.fields.find((x) => x.name === column);
+        if (v !== null && f && arrow.DataType.isTimestamp(f.type) && typeof v === "number") {
+          return new Date(v);
+        }
+        return v;
+      },
+    };
+  }
+  return t;
+}
+
+/** Options of {@linkcode formatText}. */
+export interface FormatTextOptions {
+  /** Rows shown from the top. Default 10. */
+  head?: number;
+  /** Rows shown from the bottom. Default 5. */
+  tail?: number;
+  /** Longest cell text before it is cut. Default 40. */
+  maxWidth?: number;
+}
+
+/**
+ * A plain-text table: a header, the head and tail rows, and `…` between.
+ *
+ * @param table The table.
+ * @param options Window sizes and cell width.
+ * @returns The text.
+ */
+export function formatText(table: LocalTable | arrow.Table, options: FormatTextOptions = {}): string {
+  const t = tableLike(table);
+  const head = options.head ?? 10, tail = options.tail ?? 5, maxWidth = options.maxWidth ?? 40;
+  const rows: number[] = [];
+  if (t.size <= head + tail) { for (let i = 0; i < t.size; i++) rows.push(i); }
+  else {
+    for (let i = 0; i < head; i++) rows.push(i);
+    rows.push(-1);
+    for (let i = t.size - tail; i < t.size; i++) rows.push(i);
+  }
+  const cut = (s: string) => (s.length > maxWidth ? `${s.slice(0, maxWidth - 1)}…` : s);
+  const cells = rows.map((r) => t.columns.map((c) => (r < 0 ? "…" : cut(formatValue(t.get(r, c))))));
+  const widths = t.columns.map((c, j) => Math.max(c.length, ...cells.map((row) => row[j].length)));
+  const line = (vals: string[]) => vals.map((v, j) => v.padEnd(widths[j])).join(" | ").trimEnd();
+  const out = [line([...t.columns]), widths.map((w) => "-".repeat(w)).join("-+-"), ...cells.map(line)];
+  out.push(`(${t.size} rows × ${t.columns.length} columns)`);
+  return out.join("\n");
+}

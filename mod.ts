@@ -45,4 +45,5 @@ export {
 } from "./src/barrage/barrage_session.ts";
 export { type LiveTable, type SubscribeOptions, type Viewport } from "./src/barrage/subscription.ts";
 export { LocalTable, type TableState, type TableUpdate } from "./src/table/local_table.ts";
-export { RowSet, ShiftData } from "./src/table/rowset.ts";
+export { type RangeStorage, type RowKey, RowSet, ShiftData } from "./src/table/rowset.ts";
+export type { ArrowDataType, ArrowField, ArrowSchema } from "./src/arrow_types.ts";

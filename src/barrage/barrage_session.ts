@@ -6,9 +6,9 @@
  * @module
  */
 
-import type * as arrow from "apache-arrow";
+import type { ArrowSchema } from "../arrow_types.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
-import { Session } from "../session/session.ts";
+import { Session, sessionCoreOf } from "../session/session.ts";
 import type { ConnectOptions } from "../session/core.ts";
 import { TableRef } from "../session/table_ref.ts";
 import { ticketBytes, type TicketLike } from "../session/ticket.ts";
@@ -62,7 +62,7 @@ export class BarrageSession {
   readonly #key: string;
   readonly #tables = new Set<LocalTable>();
 
-  /** @internal */
+  /** @ignore */
   constructor(session: Session, key: string) {
     this.session = session;
     this.#key = key;
@@ -75,7 +75,7 @@ export class BarrageSession {
 
   async #target(
     table: Capturable,
-  ): Promise<{ session: Session | undefined; ticket: Uint8Array; schema?: arrow.Schema }> {
+  ): Promise<{ session: Session | undefined; ticket: Uint8Array; schema?: ArrowSchema }> {
     if (table instanceof TableRef) {
       await table.ready();
       return { session: undefined, ticket: table.ticket, schema: await table.schema() };
@@ -102,7 +102,7 @@ export class BarrageSession {
    */
   async subscribe(table: Capturable, options: SubscribeOptions = {}): Promise<LiveTable> {
     const t = await this.#target(table);
-    const core = table instanceof TableRef ? table.core : this.session.core;
+    const core = sessionCoreOf(table instanceof TableRef ? table : this.session);
     return this.#track(await subscribeTicket(core, t.ticket, t.schema, options));
   }
 
@@ -115,7 +115,7 @@ export class BarrageSession {
    */
   async snapshot(table: Capturable, options: SubscribeOptions = {}): Promise<LocalTable> {
     const t = await this.#target(table);
-    const core = table instanceof TableRef ? table.core : this.session.core;
+    const core = sessionCoreOf(table instanceof TableRef ? table : this.session);
     return await snapshotTicket(core, t.ticket, t.schema, options);
   }
 

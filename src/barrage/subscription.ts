@@ -7,6 +7,7 @@
  */
 
 import type * as arrow from "apache-arrow";
+import type { ArrowSchema } from "../arrow_types.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { rpc } from "../transport/rpc.ts";
 import type { BidiCall } from "../transport/channel.ts";
@@ -69,7 +70,7 @@ function viewportRowSet(v: Viewport | RowSet | undefined): RowSet | undefined {
 }
 
 function columnIndexes(
-  schema: arrow.Schema | undefined,
+  schema: ArrowSchema | undefined,
   columns: string[] | undefined,
 ): number[] | undefined {
   if (!columns || !schema) return undefined;
@@ -225,7 +226,7 @@ export class LiveTable extends LocalTable {
   #columns: number[] | undefined;
   readonly #description: string;
 
-  /** @internal */
+  /** @ignore */
   constructor(
     schema: arrow.Schema,
     description: string,
@@ -265,12 +266,12 @@ export class LiveTable extends LocalTable {
     return this.#reverse;
   }
 
-  /** @internal */
+  /** @ignore */
   attach(call: Exchange): void {
     this.#call = call;
   }
 
-  /** @internal Checks whether an update completes the initial snapshot (or viewport change). */
+  /** @ignore Checks whether an update completes the initial snapshot (or viewport change). */
   checkReady(m: UpdateMetadata): void {
     if (!m.isSnapshot) return;
     const cols = this.#columns ?? this.schema.fields.map((_, i) => i);
@@ -282,7 +283,7 @@ export class LiveTable extends LocalTable {
     if (colsOk && vpOk) this.#resolveReady();
   }
 
-  /** @internal Ends the table with an error. */
+  /** @ignore Ends the table with an error. */
   fail(e: DeephavenError): void {
     this.#rejectReady(e);
     this.setState("failed", e);
@@ -380,12 +381,12 @@ function explain(e: unknown, what: string): DeephavenError {
  * @param schemaHint The table's schema when known (used to resolve column names before the stream starts).
  * @param options Viewport, columns, options.
  * @returns The live table, once its initial snapshot is complete.
- * @internal
+ * @ignore
  */
 export async function subscribeTicket(
   core: SessionCore,
   ticket: Uint8Array,
-  schemaHint: arrow.Schema | undefined,
+  schemaHint: ArrowSchema | undefined,
   options: SubscribeOptions = {},
 ): Promise<LiveTable> {
   const what = `Subscribing to ${describeTicket(ticket)}`;
@@ -459,12 +460,12 @@ export async function subscribeTicket(
  * @param schemaHint The table's schema when known.
  * @param options Viewport, columns, options.
  * @returns A local table in state `snapshot`.
- * @internal
+ * @ignore
  */
 export async function snapshotTicket(
   core: SessionCore,
   ticket: Uint8Array,
-  schemaHint: arrow.Schema | undefined,
+  schemaHint: ArrowSchema | undefined,
   options: SubscribeOptions = {},
 ): Promise<LocalTable> {
   const what = `Snapshot of ${describeTicket(ticket)}`;

@@ -13,7 +13,7 @@
 export interface Aggregation {
   /** What the aggregation does, for messages, e.g. `sum(X)`. */
   readonly description: string;
-  /** The wire form (a protobuf-es init object of `Aggregation`). @internal */
+  /** The wire form (a protobuf-es init object of `Aggregation`). @ignore */
   readonly wire: AggregationWire;
 }
 

@@ -9,7 +9,7 @@ import { type Table, tableToIPC } from "apache-arrow";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { rpc, rpcDynamic } from "../transport/rpc.ts";
 import { type ConnectOptions, SessionCore, type SessionState } from "./core.ts";
-import { createRef, TableRef } from "./table_ref.ts";
+import { coreOf, createRef, TableRef } from "./table_ref.ts";
 import { describeTicket, scopeTicket, type SharedTicket, ticketBytes, type TicketLike } from "./ticket.ts";
 import { ipcToFlight } from "./arrow_ipc.ts";
 import {
@@ -22,6 +22,16 @@ import { ApplicationService } from "../generated/proto/deephaven_core/proto/appl
 import { FlightService } from "../generated/proto/arrow/flight/protocol/flight_pb.ts";
 
 export type { ConnectOptions, SessionState };
+
+const sessionCores = new WeakMap<Session, SessionCore>();
+
+/**
+ * The inside of a session or of a table handle's session (for the barrage layer; not public API).
+ * @ignore
+ */
+export function sessionCoreOf(x: Session | TableRef): SessionCore {
+  return x instanceof TableRef ? coreOf(x) : (sessionCores.get(x) as SessionCore);
+}
 
 /** Options of {@linkcode Session.timeTable}. */
 export interface TimeTableOptions {
@@ -51,6 +61,7 @@ export class Session {
 
   private constructor(core: SessionCore) {
     this.#core = core;
+    sessionCores.set(this, core);
   }
 
   /**
@@ -66,11 +77,6 @@ export class Session {
     const core = new SessionCore(options);
     await core.login(options.connectTimeoutMs ?? 30_000, options.signal);
     return new Session(core);
-  }
-
-  /** @internal The inside of the session (for the barrage layer). */
-  get core(): SessionCore {
-    return this.#core;
   }
 
   /** Server host. */

@@ -10,7 +10,8 @@
  * @module
  */
 
-import type { Schema, Table } from "apache-arrow";
+import type { Table } from "apache-arrow";
+import type { ArrowSchema } from "../arrow_types.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { rpcDynamic } from "../transport/rpc.ts";
 import { agg, type Aggregation } from "./aggregation.ts";
@@ -55,11 +56,21 @@ function checkCount(n: number, what: string): bigint {
   return BigInt(n);
 }
 
+const cores = new WeakMap<object, SessionCore>();
+
+/**
+ * The session inside a handle (for the barrage layer; not public API).
+ * @ignore
+ */
+export function coreOf(ref: TableRef): SessionCore {
+  return cores.get(ref) as SessionCore;
+}
+
 /**
  * Creates a handle whose creation RPC is already under way. `send` gets the
  * result ticket and returns the server's creation response; `deps` are the
  * handles the new table reads, whose failure explains this one's.
- * @internal
+ * @ignore
  */
 export function createRef(
   core: SessionCore,
@@ -118,10 +129,11 @@ export class TableRef {
 
   /**
    * Use the session's methods to make handles.
-   * @internal
+   * @ignore
    */
   constructor(core: SessionCore, ticket: Uint8Array, info: Promise<TableInfo>, description: string) {
     this.#core = core;
+    cores.set(this, core);
     this.ticket = ticket;
     this.#info = info;
     this.#description = description;
@@ -137,11 +149,6 @@ export class TableRef {
     return this.#closed;
   }
 
-  /** The session this handle belongs to. @internal */
-  get core(): SessionCore {
-    return this.#core;
-  }
-
   /**
    * Waits until the server has created the table.
    *
@@ -154,7 +161,7 @@ export class TableRef {
   }
 
   /** The table's Arrow schema, with Deephaven's column metadata (`deephaven:type`, ...). */
-  async schema(): Promise<Schema> {
+  async schema(): Promise<ArrowSchema> {
     return schemaFromHeader((await this.#info).schemaHeader);
   }
 

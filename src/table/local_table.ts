@@ -12,6 +12,7 @@
  */
 
 import * as arrow from "apache-arrow";
+import type { ArrowSchema } from "../arrow_types.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { type Chunk, ColumnStore } from "./column.ts";
 import { RowSet, type ShiftData } from "./rowset.ts";
@@ -41,7 +42,7 @@ export interface TableUpdate {
 /** Values to write for one column: chunks in order, their lengths summing to the target row count. */
 export type ColumnData = readonly Chunk[];
 
-/** A change in key space, as decoded from a Barrage message (full subscriptions and snapshots). @internal */
+/** A change in key space, as decoded from a Barrage message (full subscriptions and snapshots). @ignore */
 export interface KeyedDelta {
   isSnapshot: boolean;
   removed: RowSet;
@@ -57,7 +58,7 @@ export interface KeyedDelta {
   modData: ColumnData[];
 }
 
-/** A change in position space, as decoded for a viewport subscription. @internal */
+/** A change in position space, as decoded for a viewport subscription. @ignore */
 export interface PositionalDelta {
   isSnapshot: boolean;
   /** Offsets removed from the old row list. */
@@ -101,8 +102,7 @@ function* chunkValues(data: ColumnData): Generator<[Chunk, number]> {
  * ```
  */
 export class LocalTable {
-  /** The Arrow schema of the table, with Deephaven's metadata. */
-  readonly schema: arrow.Schema;
+  readonly #schema: arrow.Schema;
   readonly #columns: ColumnStore[];
   readonly #byName: Map<string, number>;
   #rowSet: RowSet = RowSet.EMPTY;
@@ -127,11 +127,16 @@ export class LocalTable {
    * @param onClose Called once when the table closes (e.g. to cancel its stream).
    */
   constructor(schema: arrow.Schema, state: TableState = "live", onClose?: () => void) {
-    this.schema = schema;
+    this.#schema = schema;
     this.#columns = schema.fields.map((f) => new ColumnStore(f));
     this.#byName = new Map(schema.fields.map((f, i) => [f.name, i]));
     this.#state = state;
     this.#onClose = onClose;
+  }
+
+  /** The Arrow schema of the table, with Deephaven's metadata. */
+  get schema(): ArrowSchema {
+    return this.#schema;
   }
 
   /** Number of rows. */
@@ -169,7 +174,7 @@ export class LocalTable {
     return this.#sourceSize ?? (this.#state === "snapshot" ? this.#size : undefined);
   }
 
-  /** @internal */
+  /** @ignore */
   set sourceSize(n: number | undefined) {
     this.#sourceSize = n;
   }
@@ -243,12 +248,18 @@ export class LocalTable {
     return out;
   }
 
-  /** The slots of rows `[from, to)` in row order (for exporters and views). @internal */
+  /**
+   * The slots of rows `[from, to)` in row order (for exporters and views).
+   * @ignore
+   */
   slots(from: number = 0, to: number = this.#size): Int32Array {
     return this.#posToSlot.subarray(from, to);
   }
 
-  /** The storage of a column (for exporters and views). @internal */
+  /**
+   * The storage of a column (for exporters and views).
+   * @ignore
+   */
   store(column: string | number): ColumnStore {
     return this.#col(column);
   }
@@ -261,8 +272,8 @@ export class LocalTable {
     const slots = this.slots();
     const data = this.#columns.map((c) => columnToArrow(c, slots));
     const batch = new arrow.RecordBatch(
-      this.schema,
-      arrow.makeData({ type: new arrow.Struct(this.schema.fields), length: this.#size, children: data }),
+      this.#schema,
+      arrow.makeData({ type: new arrow.Struct(this.#schema.fields), length: this.#size, children: data }),
     );
     return new arrow.Table([batch]);
   }
@@ -347,7 +358,7 @@ export class LocalTable {
     }
   }
 
-  /** @internal Moves the table to a new state and tells listeners. */
+  /** @ignore Moves the table to a new state and tells listeners. */
   setState(state: TableState, error?: DeephavenError): void {
     if (this.#state === "closed" || this.#state === state) return;
     if (this.#state === "failed" && state !== "closed") return;
@@ -450,7 +461,7 @@ export class LocalTable {
     }
   }
 
-  /** @internal Applies a key-space change (remove, shift, add, modify) and notifies listeners. */
+  /** @ignore Applies a key-space change (remove, shift, add, modify) and notifies listeners. */
   applyKeyed(d: KeyedDelta): void {
     if (this.#state === "closed") return;
     // 1. Removes, in pre-shift key space.
@@ -497,7 +508,7 @@ export class LocalTable {
     });
   }
 
-  /** @internal Applies a position-space change (viewports) and notifies listeners. */
+  /** @ignore Applies a position-space change (viewports) and notifies listeners. */
   applyPositional(d: PositionalDelta): void {
     if (this.#state === "closed") return;
     if (!d.removed.isEmpty) {
@@ -547,7 +558,7 @@ export class LocalTable {
     });
   }
 
-  /** @internal Empties the table (for blink tables and resubscription). */
+  /** @ignore Empties the table (for blink tables and resubscription). */
   clearRows(): RowSet {
     const removed = this.#rowSet;
     if (!removed.isEmpty) {

@@ -75,12 +75,9 @@ type Listener = (u: TableUpdate) => void;
 
 /** The ranges of a RowSet of small numbers (positions) as flat [first, last] pairs. */
 function flatRanges(rs: RowSet): Float64Array {
-  const out = new Float64Array(rs.rangeCount * 2);
-  for (let r = 0; r < rs.rangeCount; r++) {
-    out[2 * r] = Number(rs.rangeStart(r));
-    out[2 * r + 1] = Number(rs.rangeEnd(r));
-  }
-  return out;
+  const r = rs.flatRanges();
+  if (r instanceof Float64Array) return r;
+  throw new DeephavenError("Malformed viewport update: an offset is out of range", { code: GrpcCode.DATA_LOSS });
 }
 
 function* chunkValues(data: ColumnData): Generator<[Chunk, number]> {

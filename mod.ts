@@ -45,5 +45,31 @@ export {
 } from "./src/barrage/barrage_session.ts";
 export { type LiveTable, type SubscribeOptions, type Viewport } from "./src/barrage/subscription.ts";
 export { LocalTable, type TableState, type TableUpdate } from "./src/table/local_table.ts";
+export { localTableFromArrow } from "./src/barrage/from_arrow.ts";
 export { type RangeStorage, type RowKey, RowSet, ShiftData } from "./src/table/rowset.ts";
 export type { ArrowDataType, ArrowField, ArrowSchema } from "./src/arrow_types.ts";
+export {
+  display,
+  type Displayable,
+  type DisplayOptions,
+  type LiveDisplayable,
+  type MimeBundle,
+  setDisplayOptions,
+  tableBundle,
+} from "./src/display/jupyter.ts";
+export {
+  LivePlot,
+  type MarkKind,
+  plot,
+  type PlotOptions,
+  type PlotRow,
+  renderPlot,
+} from "./src/display/plot.ts";
+export { formatText, type FormatTextOptions, formatValue } from "./src/display/format.ts";
+export {
+  escapeHtml,
+  type HtmlColumn,
+  type HtmlOptions,
+  type HtmlTableInput,
+  renderTableHtml,
+} from "./src/display/html.ts";

@@ -1,0 +1,61 @@
+/**
+ * Builds a static {@linkcode LocalTable} from an apache-arrow `Table`, through
+ * the same decoder that reads Barrage messages.
+ *
+ * @module
+ */
+
+import { DataType, type Dictionary, Table, tableToIPC, type Vector, vectorFromArray } from "apache-arrow";
+import { LocalTable } from "../table/local_table.ts";
+import { RowSet } from "../table/rowset.ts";
+import { ipcToFlight, schemaFromFlatbuffer } from "../session/arrow_ipc.ts";
+import { decodeRecordBatch } from "./record_batch.ts";
+
+/**
+ * A static local table (state `snapshot`) holding the rows of an Arrow table.
+ *
+ * @example Usage
+ * ```ts
+ * import { tableFromArrays } from "apache-arrow";
+ * import { localTableFromArrow } from "./from_arrow.ts";
+ *
+ * const t = localTableFromArrow(tableFromArrays({ X: Int32Array.from([1, 2, 3]) }));
+ * console.assert(t.size === 3 && t.get(2, "X") === 3);
+ * ```
+ *
+ * @param table The Arrow table.
+ * @returns The local table.
+ */
+export function localTableFromArrow(table: Table): LocalTable {
+  if (table.schema.fields.some((f) => DataType.isDictionary(f.type))) table = undictionary(table);
+  const [schemaMsg, ...batches] = ipcToFlight(tableToIPC(table, "stream"));
+  const schema = schemaFromFlatbuffer(schemaMsg.dataHeader);
+  const out = new LocalTable(schema, "live");
+  for (const b of batches) {
+    const batch = decodeRecordBatch(b.dataHeader, b.dataBody, schema);
+    if (batch.length === 0) continue;
+    const start = out.size;
+    out.applyPositional({
+      isSnapshot: true,
+      removed: RowSet.EMPTY,
+      added: RowSet.range(start, start + batch.length - 1),
+      addData: batch.columns.map((c) => [c]),
+      modified: [],
+      modData: [],
+    });
+  }
+  out.setState("snapshot");
+  return out;
+}
+
+/** Replaces dictionary-encoded columns by plain ones (e.g. strings from `tableFromArrays`). */
+function undictionary(table: Table): Table {
+  const cols: Record<string, Vector> = {};
+  for (const f of table.schema.fields) {
+    const v = table.getChild(f.name) as Vector;
+    cols[f.name] = DataType.isDictionary(f.type)
+      ? vectorFromArray([...v], (f.type as Dictionary).dictionary)
+      : v;
+  }
+  return new Table(cols);
+}

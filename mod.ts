@@ -44,7 +44,17 @@ export {
   type Capturable,
 } from "./src/barrage/barrage_session.ts";
 export { type LiveTable, type SubscribeOptions, type Viewport } from "./src/barrage/subscription.ts";
-export { LocalTable, type TableState, type TableUpdate } from "./src/table/local_table.ts";
+export {
+  type ComputedColumns,
+  type LocalAggregations,
+  LocalTable,
+  type Row,
+  type RowFilter,
+  type SortOptions,
+  type TableState,
+  type TableUpdate,
+} from "./src/table/local_table.ts";
+export { localQueriesLoaded } from "./src/query/ops.ts";
 export { localTableFromArrow } from "./src/barrage/from_arrow.ts";
 export { type RangeStorage, type RowKey, RowSet, ShiftData } from "./src/table/rowset.ts";
 export type { ArrowDataType, ArrowField, ArrowSchema } from "./src/arrow_types.ts";

@@ -277,3 +277,39 @@ export function formatTimeNanos(ns: bigint): string {
   const base = `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
   return frac ? `${base}.${String(frac).padStart(9, "0").replace(/0+$/, "")}` : base;
 }
+
+/**
+ * Converts a JS value (as `get` returns it) to the raw stored form of a kind:
+ * the inverse of {@linkcode ColumnStore.get}.
+ *
+ * @param kind The column kind.
+ * @param v The JS value (`null`/`undefined` for null).
+ * @returns The raw value.
+ */
+export function toRaw(kind: ColumnKind, v: unknown): unknown {
+  const sentinel = nullSentinel(kind);
+  if (v === null || v === undefined) return sentinel ?? null;
+  switch (kind) {
+    case "bool":
+      return v ? 1 : 0;
+    case "int64":
+    case "duration":
+      return typeof v === "bigint" ? v : BigInt(Math.trunc(Number(v)));
+    case "timestamp":
+      if (v instanceof Date) return BigInt(v.getTime()) * 1_000_000n;
+      return typeof v === "bigint" ? v : BigInt(Math.trunc(Number(v))) * 1_000_000n;
+    case "date":
+      return BigInt(v instanceof Date ? v.getTime() : Date.parse(String(v)));
+    case "int8":
+    case "int16":
+    case "int32":
+    case "char":
+    case "float32":
+    case "float64":
+      return Number(v);
+    case "string":
+      return String(v);
+    default:
+      return v;
+  }
+}

@@ -15,7 +15,7 @@ import * as arrow from "apache-arrow";
 import type { ArrowSchema } from "../arrow_types.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { type Chunk, ColumnStore } from "./column.ts";
-import { RowSet, type ShiftData } from "./rowset.ts";
+import { RowSet, ShiftData } from "./rowset.ts";
 import { columnToArrow } from "./to_arrow.ts";
 
 /** The life state of a local table. */
@@ -37,6 +37,81 @@ export interface TableUpdate {
   readonly isSnapshot: boolean;
   /** Row count after the update. */
   readonly size: number;
+  /** The key shifts of this update, when `shifted`. */
+  readonly shifts?: ShiftData;
+  /**
+   * Storage slots of the removed (pre-update), added and modified rows, in
+   * key order (for derived views).
+   * @ignore
+   */
+  readonly slots?: {
+    readonly removed: Int32Array;
+    readonly added: Int32Array;
+    readonly modified: Int32Array;
+  };
+}
+
+const EMPTY_SLOTS: Int32Array = new Int32Array(0);
+
+/** A row as local queries see it: column name to value. */
+export type Row = Record<string, unknown>;
+
+/** A filter for {@linkcode LocalTable.where}: a predicate over a row, or comparisons such as `"X > 5"`. */
+export type RowFilter = ((row: Row) => boolean) | string | string[];
+
+/** Options of {@linkcode LocalTable.sort}. */
+export interface SortOptions {
+  /** Sort descending: one flag for every column, or one per column. Default `false`. */
+  descending?: boolean | boolean[];
+}
+
+/**
+ * Aggregations for {@linkcode LocalTable.aggBy}: output column name to
+ * `"op(Column)"`, with op one of sum, avg, min, max, count, first, last,
+ * std, var (`"count()"` counts rows).
+ */
+export type LocalAggregations = Record<string, string>;
+
+/** Computed columns for {@linkcode LocalTable.update}: name to a function of the row. */
+export type ComputedColumns = Record<string, (row: Row) => unknown>;
+
+/**
+ * The implementation of local queries (registered by the query module).
+ * @ignore
+ */
+export interface QueryEngine {
+  where(t: LocalTable, filter: RowFilter): LocalTable;
+  view(t: LocalTable, columns: string[]): LocalTable;
+  update(t: LocalTable, columns: ComputedColumns): LocalTable;
+  sort(t: LocalTable, columns: string[], descending: boolean[]): LocalTable;
+  head(t: LocalTable, n: number): LocalTable;
+  tail(t: LocalTable, n: number): LocalTable;
+  aggBy(t: LocalTable, aggs: LocalAggregations, keys: string[]): LocalTable;
+  firstBy(t: LocalTable, keys: string[]): LocalTable;
+  lastBy(t: LocalTable, keys: string[]): LocalTable;
+}
+
+let engine: QueryEngine | undefined;
+
+/**
+ * Registers the local query implementation.
+ * @ignore
+ */
+export function registerQueryEngine(e: QueryEngine): void {
+  engine = e;
+}
+
+function queries(): QueryEngine {
+  if (!engine) {
+    throw new DeephavenError("Local queries are not loaded; import them from mod.ts", {
+      code: GrpcCode.FAILED_PRECONDITION,
+    });
+  }
+  return engine;
+}
+
+function names(x: string | string[] | undefined): string[] {
+  return x === undefined ? [] : typeof x === "string" ? [x] : x;
 }
 
 /** Values to write for one column: chunks in order, their lengths summing to the target row count. */
@@ -77,7 +152,47 @@ type Listener = (u: TableUpdate) => void;
 function flatRanges(rs: RowSet): Float64Array {
   const r = rs.flatRanges();
   if (r instanceof Float64Array) return r;
-  throw new DeephavenError("Malformed viewport update: an offset is out of range", { code: GrpcCode.DATA_LOSS });
+  throw new DeephavenError("Malformed viewport update: an offset is out of range", {
+    code: GrpcCode.DATA_LOSS,
+  });
+}
+
+/**
+ * The key shifts that a position-space change implies for the rows that stay:
+ * removing offsets moves later rows down, adding offsets moves them up. With
+ * these, position-space tables emit ordinary key-space updates (removed in
+ * the old space, then shifts, then added in the new space).
+ */
+function positionalShifts(removed: RowSet, added: RowSet, oldSize: number): ShiftData {
+  if (removed.isEmpty && added.isEmpty) return ShiftData.EMPTY;
+  const R = removed.isEmpty ? new Float64Array(0) : flatRanges(removed);
+  const A = added.isEmpty ? new Float64Array(0) : flatRanges(added);
+  const entries: [number, number, number][] = [];
+  let oldPos = 0, newPos = 0, ri = 0, ai = 0;
+  while (oldPos < oldSize) {
+    if (ri < R.length && oldPos >= R[ri]) {
+      oldPos = Math.max(oldPos, R[ri + 1] + 1);
+      ri += 2;
+      continue;
+    }
+    if (ai < A.length && newPos >= A[ai]) {
+      newPos = Math.max(newPos, A[ai + 1] + 1);
+      ai += 2;
+      continue;
+    }
+    const endOld = ri < R.length ? R[ri] : oldSize;
+    const endNew = ai < A.length ? A[ai] : Infinity;
+    const len = Math.min(endOld - oldPos, endNew - newPos);
+    const delta = newPos - oldPos;
+    if (delta !== 0) {
+      const last = entries[entries.length - 1];
+      if (last && last[2] === delta && last[1] === oldPos - 1) last[1] = oldPos + len - 1;
+      else entries.push([oldPos, oldPos + len - 1, delta]);
+    }
+    oldPos += len;
+    newPos += len;
+  }
+  return entries.length ? ShiftData.fromEntries(entries) : ShiftData.EMPTY;
 }
 
 function* chunkValues(data: ColumnData): Generator<[Chunk, number]> {
@@ -115,6 +230,8 @@ export class LocalTable {
   #onClose: (() => void) | undefined;
   /** Total row count of the source table (differs from `size` for viewports). */
   #sourceSize: number | undefined;
+  #slotToPos: Int32Array = new Int32Array(16);
+  #posValidUpTo = 0;
 
   /**
    * Creates an empty table. Normally made by `subscribe` or `snapshot`.
@@ -344,7 +461,7 @@ export class LocalTable {
     return { next, return: () => Promise.resolve(finish()) };
   }
 
-  #emit(u: TableUpdate): void {
+  #emit(u: TableUpdate): TableUpdate {
     this.#lastUpdate = new Date();
     for (const cb of [...this.#listeners]) {
       try {
@@ -353,6 +470,7 @@ export class LocalTable {
         console.error("A table update listener threw:", e);
       }
     }
+    return u;
   }
 
   /** @ignore Moves the table to a new state and tells listeners. */
@@ -392,15 +510,21 @@ export class LocalTable {
     this.#posToSlot = next;
   }
 
-  /** Removes rows at the given position ranges (flat [first, last] pairs, ascending). */
-  #removePositions(ranges: Float64Array): void {
-    if (ranges.length === 0) return;
+  /** Removes rows at the given position ranges (flat [first, last] pairs, ascending); returns their slots. */
+  #removePositions(ranges: Float64Array): Int32Array {
+    if (ranges.length === 0) return EMPTY_SLOTS;
     const p = this.#posToSlot;
+    let count = 0;
+    for (let r = 0; r < ranges.length; r += 2) count += ranges[r + 1] - ranges[r] + 1;
+    const freed = new Int32Array(count);
+    let k = 0;
     let write = ranges[0];
+    this.#posValidUpTo = Math.min(this.#posValidUpTo, write);
     for (let r = 0; r < ranges.length; r += 2) {
       const first = ranges[r], last = ranges[r + 1];
       for (let i = first; i <= last; i++) {
         const slot = p[i];
+        freed[k++] = slot;
         this.#free.push(slot);
         for (const c of this.#columns) c.clear(slot);
       }
@@ -409,6 +533,7 @@ export class LocalTable {
       write += nextFirst - (last + 1);
     }
     this.#size = write;
+    return freed;
   }
 
   /** Inserts new rows at the given position ranges of the new row list; returns their slots in order. */
@@ -417,6 +542,7 @@ export class LocalTable {
     if (count === 0) return slots;
     const newSize = this.#size + count;
     this.#ensurePosCapacity(newSize);
+    this.#posValidUpTo = Math.min(this.#posValidUpTo, ranges[0]);
     const p = this.#posToSlot;
     if (ranges[0] === this.#size) {
       // Append: the common case for ticking tables.
@@ -458,14 +584,18 @@ export class LocalTable {
     }
   }
 
-  /** @ignore Applies a key-space change (remove, shift, add, modify) and notifies listeners. */
-  applyKeyed(d: KeyedDelta): void {
-    if (this.#state === "closed") return;
+  /**
+   * Applies a key-space change (remove, shift, add, modify) and notifies listeners.
+   * @ignore
+   */
+  applyKeyed(d: KeyedDelta): TableUpdate | undefined {
+    if (this.#state === "closed") return undefined;
     // 1. Removes, in pre-shift key space.
     let removed = d.removed;
+    let removedSlots: Int32Array = EMPTY_SLOTS;
     if (!removed.isEmpty) {
       removed = removed.intersect(this.#rowSet);
-      this.#removePositions(this.#rowSet.positionRangesOf(removed));
+      removedSlots = this.#removePositions(this.#rowSet.positionRangesOf(removed));
       this.#rowSet = this.#rowSet.minus(removed);
     }
     // 2. Shifts: keys move, order and slots stay.
@@ -473,41 +603,61 @@ export class LocalTable {
     if (shifted) this.#rowSet = this.#rowSet.shift(d.shifts as ShiftData);
     // 3. Adds: new keys get slots at their positions.
     const fresh = d.added.minus(this.#rowSet);
+    let addedSlots: Int32Array = EMPTY_SLOTS;
     if (!fresh.isEmpty) {
       const next = this.#rowSet.union(fresh);
-      this.#insertPositions(next.positionRangesOf(fresh), fresh.size);
+      addedSlots = this.#insertPositions(next.positionRangesOf(fresh), fresh.size);
       this.#rowSet = next;
     }
-    // 4. Add data, for the keys that carry it.
+    // 4. Add data, for the keys that carry it. Keys that were already here (growing snapshots) count as modified.
     const included = d.addedIncluded ?? d.added;
+    let modified = RowSet.EMPTY;
+    const modifiedColumns = new Set<string>();
     if (!included.isEmpty && d.addData.some((c) => c.length > 0)) {
       const slots = this.#slotsAt(this.#rowSet.positionRangesOf(included), included.size);
-      d.addData.forEach((data, i) => this.#write(i, data, slots));
+      d.addData.forEach((data, i) => {
+        this.#write(i, data, slots);
+      });
+      const filled = included.minus(fresh);
+      if (!filled.isEmpty) {
+        modified = filled;
+        d.addData.forEach((data, i) => {
+          if (data.length > 0) modifiedColumns.add(this.#columns[i].name);
+        });
+      }
     }
     // 5. Modifications, per column.
-    const modifiedColumns: string[] = [];
-    let modified = RowSet.EMPTY;
     d.modified.forEach((keys, i) => {
       if (keys.isEmpty) return;
       const slots = this.#slotsAt(this.#rowSet.positionRangesOf(keys), keys.size);
       this.#write(i, d.modData[i] ?? [], slots);
-      modifiedColumns.push(this.#columns[i].name);
+      modifiedColumns.add(this.#columns[i].name);
       modified = modified.union(keys);
     });
-    this.#emit({
-      added: d.isSnapshot ? fresh : d.added,
+    const modifiedSlots = modified.isEmpty
+      ? EMPTY_SLOTS
+      : this.#slotsAt(this.#rowSet.positionRangesOf(modified), modified.size);
+    return this.#emit({
+      added: fresh,
       removed,
       modified,
-      modifiedColumns,
+      modifiedColumns: [...modifiedColumns],
       shifted,
       isSnapshot: d.isSnapshot,
       size: this.#size,
+      shifts: shifted ? d.shifts : undefined,
+      slots: { removed: removedSlots, added: addedSlots, modified: modifiedSlots },
     });
   }
 
-  /** @ignore Applies a position-space change (viewports) and notifies listeners. */
-  applyPositional(d: PositionalDelta): void {
-    if (this.#state === "closed") return;
+  /**
+   * Applies a position-space change (viewports, sorted and windowed views) and notifies listeners.
+   * @ignore
+   */
+  applyPositional(d: PositionalDelta): TableUpdate | undefined {
+    if (this.#state === "closed") return undefined;
+    const shifts = positionalShifts(d.removed, d.added, this.#size);
+    let removedSlots: Int32Array = EMPTY_SLOTS;
     if (!d.removed.isEmpty) {
       const removedRanges = flatRanges(d.removed);
       if (removedRanges[removedRanges.length - 1] >= this.#size) {
@@ -518,9 +668,10 @@ export class LocalTable {
           },
         );
       }
-      this.#removePositions(removedRanges);
+      removedSlots = this.#removePositions(removedRanges);
     }
     const added = d.added;
+    let addedSlots: Int32Array = EMPTY_SLOTS;
     if (!added.isEmpty) {
       const ranges = flatRanges(added);
       if (ranges[ranges.length - 1] >= this.#size + added.size) {
@@ -531,8 +682,8 @@ export class LocalTable {
           },
         );
       }
-      const slots = this.#insertPositions(ranges, added.size);
-      d.addData.forEach((data, i) => this.#write(i, data, slots));
+      addedSlots = this.#insertPositions(ranges, added.size);
+      d.addData.forEach((data, i) => this.#write(i, data, addedSlots));
     }
     this.#rowSet = this.#size > 0 ? RowSet.range(0, this.#size - 1) : RowSet.EMPTY;
     const modifiedColumns: string[] = [];
@@ -544,15 +695,46 @@ export class LocalTable {
       modifiedColumns.push(this.#columns[i].name);
       modified = modified.union(offs);
     });
-    this.#emit({
+    const modifiedSlots = modified.isEmpty
+      ? EMPTY_SLOTS
+      : this.#slotsAt(this.#rowSet.positionRangesOf(modified), modified.size);
+    return this.#emit({
       added,
       removed: d.removed,
       modified,
       modifiedColumns,
-      shifted: false,
+      shifted: !shifts.isEmpty,
       isSnapshot: d.isSnapshot,
       size: this.#size,
+      shifts: shifts.isEmpty ? undefined : shifts,
+      slots: { removed: removedSlots, added: addedSlots, modified: modifiedSlots },
     });
+  }
+
+  /**
+   * The current position of the row stored in `slot` (a live slot).
+   * @ignore
+   */
+  positionOfSlot(slot: number): number {
+    if (this.#posValidUpTo < this.#size) {
+      if (this.#slotToPos.length < this.#slotHigh) {
+        const next = new Int32Array(Math.max(this.#slotHigh, this.#slotToPos.length * 2, 16));
+        next.set(this.#slotToPos);
+        this.#slotToPos = next;
+      }
+      const p = this.#posToSlot, sp = this.#slotToPos;
+      for (let i = this.#posValidUpTo; i < this.#size; i++) sp[p[i]] = i;
+      this.#posValidUpTo = this.#size;
+    }
+    return this.#slotToPos[slot];
+  }
+
+  /**
+   * The slot of the row at a position.
+   * @ignore
+   */
+  slotAt(position: number): number {
+    return this.#posToSlot[position];
   }
 
   /** @ignore Empties the table (for blink tables and resubscription). */
@@ -563,6 +745,94 @@ export class LocalTable {
       this.#rowSet = RowSet.EMPTY;
     }
     return removed;
+  }
+
+  // ---- local queries: derived tables that stay live ----
+
+  /**
+   * The rows that pass a filter: a predicate over the row, or simple
+   * comparisons such as `"X > 5"`, `"Sym == 'A'"`, `"Y != null"`, `"A < B"`
+   * (several are and-ed). The result stays live as this table ticks.
+   *
+   * @param filter The predicate or comparisons.
+   * @returns The derived table.
+   */
+  where(filter: RowFilter): LocalTable {
+    return queries().where(this, filter);
+  }
+
+  /**
+   * Keeps the given columns (`"A"`, or `"New = Old"` to rename).
+   *
+   * @param columns Columns to keep.
+   * @returns The derived table.
+   */
+  view(columns: string | string[]): LocalTable {
+    return queries().view(this, names(columns));
+  }
+
+  /**
+   * Adds (or replaces) columns computed by JS functions of the row.
+   *
+   * @example Usage
+   * ```ts ignore
+   * const withNotional = live.update({ Notional: (r) => (r.Price as number) * (r.Size as number) });
+   * ```
+   *
+   * @param columns Column name to function.
+   * @returns The derived table.
+   */
+  update(columns: ComputedColumns): LocalTable {
+    return queries().update(this, columns);
+  }
+
+  /**
+   * Sorts rows by columns (nulls first, ties in this table's order).
+   *
+   * @param columns Sort columns, most significant first.
+   * @param options Direction.
+   * @returns The derived table.
+   */
+  sort(columns: string | string[], options: SortOptions = {}): LocalTable {
+    const cols = names(columns);
+    const d = options.descending ?? false;
+    return queries().sort(this, cols, typeof d === "boolean" ? cols.map(() => d) : d);
+  }
+
+  /** The first `n` rows, kept current. */
+  head(n: number): LocalTable {
+    return queries().head(this, n);
+  }
+
+  /** The last `n` rows, kept current. */
+  tail(n: number): LocalTable {
+    return queries().tail(this, n);
+  }
+
+  /**
+   * Aggregations per group, e.g. `aggBy({ Total: "sum(Size)", N: "count()" }, "Sym")`.
+   *
+   * @param aggs Output column to `"op(Column)"`.
+   * @param keys Group-by columns (none: one row for the whole table).
+   * @returns The derived table.
+   */
+  aggBy(aggs: LocalAggregations, keys?: string | string[]): LocalTable {
+    return queries().aggBy(this, aggs, names(keys));
+  }
+
+  /** Number of rows per group, in column `column` (default `"Count"`). */
+  countBy(keys?: string | string[], column = "Count"): LocalTable {
+    return queries().aggBy(this, { [column]: "count()" }, names(keys));
+  }
+
+  /** The first row of each group. */
+  firstBy(keys?: string | string[]): LocalTable {
+    return queries().firstBy(this, names(keys));
+  }
+
+  /** The last row of each group (as pydeephaven's `last_by`). */
+  lastBy(keys?: string | string[]): LocalTable {
+    return queries().lastBy(this, names(keys));
   }
 
   /** A short description. */

@@ -1,0 +1,125 @@
+/**
+ * The machinery shared by derived local tables: following a source table's
+ * updates and state, closing with it, and reading its rows by slot.
+ *
+ * @module
+ */
+
+import type * as arrow from "apache-arrow";
+import { DeephavenError } from "../errors.ts";
+import { LocalTable, type Row, type TableState, type TableUpdate } from "../table/local_table.ts";
+import { RowSet } from "../table/rowset.ts";
+import type { ColumnStore } from "../table/column.ts";
+
+/** Reads a source table's rows by storage slot. */
+export class SlotReader {
+  readonly stores: ColumnStore[];
+  readonly names: string[];
+  readonly #index: Map<string, number>;
+
+  constructor(readonly table: LocalTable) {
+    this.names = table.columns;
+    this.stores = this.names.map((_, j) => table.store(j));
+    this.#index = new Map(this.names.map((n, j) => [n, j]));
+  }
+
+  /** Column index by name, or throws a TypeError naming the columns. */
+  index(name: string): number {
+    const j = this.#index.get(name);
+    if (j === undefined) {
+      throw new TypeError(
+        `No column ${JSON.stringify(name)}; the columns are ${
+          this.names.map((n) => JSON.stringify(n)).join(", ")
+        }`,
+      );
+    }
+    return j;
+  }
+
+  /** The row stored in `slot`, as an object. */
+  row(slot: number): Row {
+    const out: Row = {};
+    for (let j = 0; j < this.stores.length; j++) out[this.names[j]] = this.stores[j].get(slot);
+    return out;
+  }
+
+  /** The slots of a set of keys of the source (keys must be present). */
+  slotsOf(keys: RowSet): Int32Array {
+    const ranges = this.table.rowSet.positionRangesOf(keys);
+    const out = new Int32Array(keys.size);
+    let k = 0;
+    for (let r = 0; r < ranges.length; r += 2) {
+      for (let p = ranges[r]; p <= ranges[r + 1]; p++) out[k++] = this.table.slotAt(p);
+    }
+    return out;
+  }
+
+  /** Raw values of column `j` at the given slots. */
+  rawColumn(j: number, slots: Int32Array): unknown[] {
+    const store = this.stores[j];
+    const out = new Array<unknown>(slots.length);
+    for (let i = 0; i < slots.length; i++) out[i] = store.raw(slots[i]);
+    return out;
+  }
+}
+
+/** An update that delivers a table's whole current content as added rows. */
+export function initialUpdate(t: LocalTable): TableUpdate {
+  return {
+    added: t.rowSet,
+    removed: RowSet.EMPTY,
+    modified: RowSet.EMPTY,
+    modifiedColumns: [],
+    shifted: false,
+    isSnapshot: true,
+    size: t.size,
+    slots: { removed: new Int32Array(0), added: t.slots().slice(), modified: new Int32Array(0) },
+  };
+}
+
+/**
+ * Creates a derived table: `apply` is called with the source's whole
+ * content first, then with every update. The derived table follows the
+ * source's state and closes when the source closes.
+ *
+ * @param source The source table.
+ * @param schema The derived table's schema.
+ * @param apply Applies one source update to the derived table.
+ * @returns The derived table.
+ */
+export function derive(
+  source: LocalTable,
+  schema: arrow.Schema,
+  apply: (out: LocalTable, u: TableUpdate) => void,
+): LocalTable {
+  const offs: Array<() => void> = [];
+  const out = new LocalTable(schema, "live", () => offs.forEach((f) => f()));
+  apply(out, initialUpdate(source));
+  const follow = (s: TableState) => {
+    if (s === "closed") out.close();
+    else out.setState(s, s === "failed" ? source.error : undefined);
+  };
+  if (source.state !== "live") follow(source.state);
+  offs.push(source.onUpdate((u) => {
+    try {
+      apply(out, u);
+    } catch (e) {
+      out.setState(
+        "failed",
+        e instanceof DeephavenError
+          ? e
+          : new DeephavenError(`A local query failed while applying an update: ${(e as Error).message}`, {
+            cause: e,
+          }),
+      );
+    }
+  }));
+  offs.push(source.onStateChange(follow));
+  return out;
+}
+
+/** Sorts (key, slot) pairs by key. */
+export function sortPairs(keys: bigint[], slots: number[]): { keys: bigint[]; slots: number[] } {
+  const idx = keys.map((_, i) => i).sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0));
+  return { keys: idx.map((i) => keys[i]), slots: idx.map((i) => slots[i]) };
+}

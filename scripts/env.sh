@@ -14,3 +14,8 @@ export DENO_TLS_CA_STORE=system
 export NO_COLOR=1
 export RUST_BACKTRACE=0
 export DH_PYTHON="$DH_DENO_CACHE/venv-42.7/bin/python"
+# The project's Jupyter data dir (kernels/deno, written by scripts/setup.sh) comes first on JUPYTER_PATH.
+case ":${JUPYTER_PATH:-}:" in
+  *":$DH_DENO_CACHE/jupyter:"*) ;;
+  *) export JUPYTER_PATH="$DH_DENO_CACHE/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}" ;;
+esac

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Prepare this machine for the project: Deno 2.9.3, a Java 17+ JDK, the Python venv with the
-# Deephaven server and client, and the npm dependencies from deno.json.
+# Deephaven server and client, the npm dependencies from deno.json, and what the notebook tests need:
+# Jupyter (JupyterLab, nbclient) in the same venv, the project's Deno kernelspec, Debian's chromium
+# and playwright-core.
 #
 # Idempotent: every step checks first and returns at once when nothing is to be done, so a
 # second run takes about a second. Cache dir: ${DH_DENO_CACHE:-$HOME/.cache/dh-deno}.
@@ -14,10 +16,14 @@ DENO_VERSION="2.9.3"
 DH_VERSION="42.7"
 VENV="$CACHE/venv-$DH_VERSION"
 BIN="$CACHE/bin"    # holds a `deno` symlink to the chosen binary; env.sh puts it first on PATH
+# Jupyter data dir of the project, put first on JUPYTER_PATH by env.sh: holds kernels/deno, so the
+# user's own kernels (~/.local/share/jupyter) are neither used nor touched.
+JUPYTER_DIR="$CACHE/jupyter"
+JUPYTER_PINS=(jupyterlab==4.6.6 nbclient==0.11.0 nbformat==5.11.1 jupyter_client==8.10.0)
 
 export DENO_TLS_CA_STORE=system NO_COLOR=1 RUST_BACKTRACE=0
 
-STEPS=(deno java venv deno_install)
+STEPS=(deno java venv deno_install jupyter deno_kernel chromium playwright)
 
 log() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
@@ -112,6 +118,120 @@ step_deno_install() {
   (cd "$ROOT" && "$BIN/deno" install >&2) || die "deno install failed; check the network access to the npm registry"
   project_hash >"$stamp"
   log "npm dependencies ok"
+}
+
+# (e) Jupyter for the notebook tests, in the Deephaven venv (the pins do not conflict with
+# deephaven-server/pydeephaven 42.7: pip only adds packages). JupyterLab also brings ipykernel.
+jupyter_ok() {
+  [[ -x "$VENV/bin/jupyter-lab" ]] && "$VENV/bin/python" - "${JUPYTER_PINS[@]}" <<'PY' >/dev/null 2>&1
+import sys
+from importlib.metadata import version
+for pin in sys.argv[1:]:
+    name, want = pin.split("==")
+    assert version(name) == want, pin
+import jupyter_client, jupyterlab, nbclient, nbformat  # noqa: F401
+PY
+}
+step_jupyter() {
+  [[ -x "$VENV/bin/python" ]] || die "the venv $VENV is missing; run scripts/setup.sh venv first"
+  if jupyter_ok; then
+    log "jupyter ok (${JUPYTER_PINS[*]})"
+    return
+  fi
+  log "installing ${JUPYTER_PINS[*]} into $VENV (takes a minute)"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${JUPYTER_PINS[@]}" >&2 ||
+    die "pip could not install ${JUPYTER_PINS[*]}; check the network access to PyPI"
+  jupyter_ok || die "the venv at $VENV does not import ${JUPYTER_PINS[*]} after install"
+  venv_ok || die "installing Jupyter broke deephaven-server/pydeephaven $DH_VERSION in $VENV; delete $VENV and rerun"
+  log "jupyter ok (${JUPYTER_PINS[*]})"
+}
+
+# (f) The Deno kernelspec `deno` in $JUPYTER_DIR/kernels/deno, running the pinned deno ($BIN/deno)
+# with the environment the kernel needs. `deno jupyter --install` ignores JUPYTER_DATA_DIR but writes
+# to $XDG_DATA_HOME/jupyter, so XDG_DATA_HOME=$CACHE puts it here.
+KERNEL_JSON="$JUPYTER_DIR/kernels/deno/kernel.json"
+kernel_ok() {
+  [[ -f "$KERNEL_JSON" ]] && deno_is_wanted "$BIN/deno" &&
+    "$VENV/bin/python" - "$KERNEL_JSON" "$BIN/deno" <<'PY' >/dev/null 2>&1
+import json, sys
+with open(sys.argv[1]) as f:
+    spec = json.load(f)
+assert spec["argv"] == [sys.argv[2], "jupyter", "--kernel", "--conn", "{connection_file}"]
+assert spec["env"]["DENO_TLS_CA_STORE"] == "system" and spec["env"]["NO_COLOR"] == "1"
+assert spec["language"] == "typescript"
+PY
+}
+step_deno_kernel() {
+  [[ -x "$VENV/bin/python" ]] || die "the venv $VENV is missing; run scripts/setup.sh venv first"
+  deno_is_wanted "$BIN/deno" || die "$BIN/deno is not deno $DENO_VERSION; run scripts/setup.sh deno first"
+  if kernel_ok; then
+    log "deno kernelspec ok ($KERNEL_JSON)"
+    return
+  fi
+  log "installing the deno kernelspec into $JUPYTER_DIR/kernels/deno"
+  XDG_DATA_HOME="$CACHE" "$BIN/deno" jupyter --install --force --name deno --display "Deno" >/dev/null 2>&1 ||
+    die "'deno jupyter --install --force' failed; run it by hand to see why"
+  [[ -f "$KERNEL_JSON" ]] || die "deno jupyter --install did not write $KERNEL_JSON"
+  # Pin the binary (the one deno wrote may be any deno on PATH) and the kernel's environment.
+  "$VENV/bin/python" - "$KERNEL_JSON" "$BIN/deno" <<'PY' || die "could not update $KERNEL_JSON"
+import json, sys
+path, deno = sys.argv[1], sys.argv[2]
+with open(path) as f:
+    spec = json.load(f)
+spec["argv"] = [deno, "jupyter", "--kernel", "--conn", "{connection_file}"]
+spec["display_name"] = "Deno"
+spec["language"] = "typescript"
+spec["env"] = {"DENO_TLS_CA_STORE": "system", "NO_COLOR": "1", "RUST_BACKTRACE": "0"}
+with open(path, "w") as f:
+    json.dump(spec, f, indent=2)
+    f.write("\n")
+PY
+  kernel_ok || die "the kernelspec at $KERNEL_JSON is not as expected after install"
+  log "deno kernelspec ok ($KERNEL_JSON)"
+}
+
+# (g) Debian's chromium, driven headless by the JupyterLab test through playwright-core.
+CHROMIUM=/usr/bin/chromium
+step_chromium() {
+  if [[ -x "$CHROMIUM" ]] && "$CHROMIUM" --version >/dev/null 2>&1; then
+    log "chromium ok ($("$CHROMIUM" --version 2>/dev/null | head -1))"
+    return
+  fi
+  if ((EUID != 0)) || ! command -v apt-get >/dev/null; then
+    log "chromium is missing and cannot be installed here (needs root and apt-get): the JupyterLab browser" \
+      "test will be skipped; install it with 'sudo apt-get install -y chromium'"
+    return
+  fi
+  local apt_log="$CACHE/apt-chromium.log"
+  log "installing chromium with apt-get (about a minute; output in $apt_log)"
+  if ! { DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core; } \
+    >"$apt_log" 2>&1; then
+    tail -20 "$apt_log" >&2
+    die "apt-get could not install chromium (see $apt_log); check the network access to Debian's mirrors"
+  fi
+  "$CHROMIUM" --version >/dev/null 2>&1 || die "$CHROMIUM does not run after install"
+  log "chromium ok ($("$CHROMIUM" --version 2>/dev/null | head -1))"
+}
+
+# (h) playwright-core, pinned in deno.json's imports and fetched by `deno install` (step deno_install).
+playwright_version() {
+  sed -nE 's/.*"playwright-core": *"npm:playwright-core@([0-9][^"]*)".*/\1/p' "$ROOT/deno.json" | head -1
+}
+playwright_installed() {
+  local want="$1" pkg="$ROOT/node_modules/playwright-core/package.json"
+  [[ -f "$pkg" ]] && grep -qE "\"version\": *\"$want\"" "$pkg"
+}
+step_playwright() {
+  local want
+  want="$(playwright_version)"
+  [[ -n "$want" ]] || die "deno.json has no \"playwright-core\" entry in its imports; add \"npm:playwright-core@<version>\""
+  if ! playwright_installed "$want"; then
+    log "deno install (playwright-core $want)"
+    (cd "$ROOT" && "$BIN/deno" install >&2) || die "deno install failed; check the network access to the npm registry"
+    playwright_installed "$want" || die "node_modules/playwright-core is not version $want after deno install"
+  fi
+  log "playwright-core $want ok"
 }
 
 main() {

@@ -17,7 +17,6 @@ import {
   registerQueryEngine,
   type Row,
   type RowFilter,
-  type TableUpdate,
 } from "../table/local_table.ts";
 import { RowSet, RowSetBuilder } from "../table/rowset.ts";
 import { type ColumnKind, columnKind, nullSentinel, toRaw } from "../table/column.ts";

@@ -127,7 +127,8 @@ export function toDeephavenError(err: unknown, what: string, target: string): De
   const code = typeof e?.code === "number" ? e.code : GrpcCode.UNKNOWN;
   const details = redact(String(e?.details ?? e?.message ?? err));
   const hint = HINTS[code];
-  const where = code === GrpcCode.UNAVAILABLE || code === GrpcCode.DEADLINE_EXCEEDED ? ` at ${target}` : "";
+  const unreachable = code === GrpcCode.UNAVAILABLE || code === GrpcCode.DEADLINE_EXCEEDED;
+  const where = unreachable && !what.includes(target) ? ` at ${target}` : "";
   const msg = `${what} failed${where}: ${details || grpcCodeName(code)} (${grpcCodeName(code)})` +
     (hint ? `; ${hint}` : "");
   return new DeephavenError(msg, {

@@ -83,3 +83,16 @@ export {
   type HtmlTableInput,
   renderTableHtml,
 } from "./src/display/html.ts";
+export {
+  type ExportableTable,
+  type FileFormat,
+  formatOfPath,
+  fromParquet,
+  toArrowIPC,
+  toCSV,
+  toJSON,
+  toJSONRows,
+  toParquet,
+  writeTable,
+} from "./src/table/export.ts";
+export { type DeephavenUri, parseUri, resolveUri, type ResolveUriOptions } from "./src/barrage/uri.ts";

@@ -364,8 +364,11 @@ function explain(e: unknown, what: string): DeephavenError {
       cause: e,
     });
   if (err.code === GrpcCode.NOT_FOUND || err.code === GrpcCode.FAILED_PRECONDITION) {
+    const hint = what.includes("scope table")
+      ? "check the table name (list them with session.tables())"
+      : "check that the ticket is published and its table was not released";
     return new DeephavenError(
-      `${err.message}; check that the ticket is published and its table was not released`,
+      `${err.message}; ${hint}`,
       { code: err.code, details: err.details, cause: err },
     );
   }

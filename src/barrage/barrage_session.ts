@@ -103,7 +103,8 @@ export class BarrageSession {
   async subscribe(table: Capturable, options: SubscribeOptions = {}): Promise<LiveTable> {
     const t = await this.#target(table);
     const core = sessionCoreOf(table instanceof TableRef ? table : this.session);
-    return this.#track(await subscribeTicket(core, t.ticket, t.schema, options));
+    const current = table instanceof TableRef ? () => table.ticket : () => t.ticket;
+    return this.#track(await subscribeTicket(core, t.ticket, t.schema, options, current));
   }
 
   /**

@@ -11,7 +11,7 @@ import type { ArrowSchema } from "../arrow_types.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { rpc } from "../transport/rpc.ts";
 import type { BidiCall } from "../transport/channel.ts";
-import type { SessionCore } from "../session/core.ts";
+import { isTransient, type SessionCore } from "../session/core.ts";
 import { schemaFromFlatbuffer } from "../session/arrow_ipc.ts";
 import { describeTicket } from "../session/ticket.ts";
 import { LocalTable, type TableState } from "../table/local_table.ts";
@@ -131,11 +131,15 @@ class UpdateApplier {
   #pending: PendingUpdate | undefined;
   readonly #blink: boolean;
 
+  #replace: boolean;
+
   constructor(
     schema: arrow.Schema,
     readonly table: LocalTable,
     readonly mode: () => "keyed" | "positional" | "append",
+    replace = false,
   ) {
+    this.#replace = replace;
     this.#schema = schema;
     this.#blink = schema.metadata.get("deephaven:attribute.BlinkTable") === "true";
   }
@@ -173,6 +177,9 @@ class UpdateApplier {
     const m = p.meta;
     if (m.tableSize >= 0n) this.table.sourceSize = Number(m.tableSize);
     const mode = this.mode();
+    // The first update after a resubscription replaces every row the table held.
+    const replace = this.#replace;
+    this.#replace = false;
     if (mode === "append") {
       const n = p.addExpected;
       const start = this.table.size;
@@ -187,16 +194,22 @@ class UpdateApplier {
     } else if (mode === "positional") {
       this.table.applyPositional({
         isSnapshot: m.isSnapshot,
-        removed: m.removedRows,
+        resubscribed: replace,
+        removed: replace
+          ? (this.table.size > 0 ? RowSet.range(0, this.table.size - 1) : RowSet.EMPTY)
+          : m.removedRows,
         added: m.addedRows,
         addData: p.addData,
         modified: m.modifiedRows,
         modData: p.modData,
       });
     } else {
-      const removed = this.#blink && !m.isSnapshot ? this.table.rowSet.union(m.removedRows) : m.removedRows;
+      const removed = replace || (this.#blink && !m.isSnapshot)
+        ? this.table.rowSet.union(m.removedRows)
+        : m.removedRows;
       this.table.applyKeyed({
         isSnapshot: m.isSnapshot,
+        resubscribed: replace,
         removed,
         shifts: m.shiftData,
         added: m.addedRows,
@@ -264,6 +277,14 @@ export class LiveTable extends LocalTable {
   /** Whether the viewport counts from the end of the table. */
   get reverse(): boolean {
     return this.#reverse;
+  }
+
+  /**
+   * The subscribed column indexes (all when `undefined`).
+   * @ignore
+   */
+  get columnIndexes(): number[] | undefined {
+    return this.#columns;
   }
 
   /** @ignore */
@@ -363,7 +384,10 @@ function explain(e: unknown, what: string): DeephavenError {
     : new DeephavenError(`${what} failed: ${(e as Error).message}`, {
       cause: e,
     });
-  if (err.code === GrpcCode.NOT_FOUND || err.code === GrpcCode.FAILED_PRECONDITION) {
+  if (
+    (err.code === GrpcCode.NOT_FOUND || err.code === GrpcCode.FAILED_PRECONDITION) &&
+    !err.message.includes("; check ")
+  ) {
     const hint = what.includes("scope table")
       ? "check the table name (list them with session.tables())"
       : "check that the ticket is published and its table was not released";
@@ -391,58 +415,96 @@ export async function subscribeTicket(
   ticket: Uint8Array,
   schemaHint: ArrowSchema | undefined,
   options: SubscribeOptions = {},
+  currentTicket: () => Uint8Array = () => ticket,
 ): Promise<LiveTable> {
   const what = `Subscribing to ${describeTicket(ticket)}`;
   const viewport = viewportRowSet(options.viewport);
   const columns = columnIndexes(schemaHint, options.columns);
-  const call = exchange(core, what, options.signal);
   const reverse = options.reverse ?? false;
-  call.send({
-    appMetadata: subscriptionRequest(ticket, {
-      columns,
-      viewport,
-      reverseViewport: reverse,
+  const request = (t: LiveTable | undefined) =>
+    subscriptionRequest(currentTicket(), {
+      columns: t ? t.columnIndexes : columns,
+      viewport: t ? t.viewport : viewport,
+      reverseViewport: t ? t.reverse : reverse,
       useDeephavenNulls: options.useDeephavenNulls,
       minUpdateIntervalMs: options.minUpdateIntervalMs,
       batchSize: options.batchSize,
       maxMessageSize: options.maxMessageSize,
-    }),
-  });
-  const it = call[Symbol.asyncIterator]();
-  let schema: arrow.Schema;
-  try {
-    schema = await firstMessage(it, what);
-  } catch (e) {
-    call.cancel();
-    throw explain(e, what);
-  }
-  const table = new LiveTable(schema, describeTicket(ticket), viewport, reverse, columns);
-  table.attach(call);
-  const applier = new UpdateApplier(
-    schema,
-    table,
-    () => (table.viewport !== undefined ? "positional" : "keyed"),
-  );
-  (async () => {
+    });
+  const open = async (t: LiveTable | undefined) => {
+    const call = exchange(core, what, options.signal);
+    call.send({ appMetadata: request(t) });
+    const it = call[Symbol.asyncIterator]();
     try {
-      while (true) {
-        const r = await it.next();
-        if (r.done) break;
-        const m = applier.feed(r.value);
-        if (m) table.checkReady(m);
-      }
-      if ((table.state as TableState) !== "closed") {
-        table.fail(
-          new DeephavenError(
-            `${what}: the server ended the subscription; the table may have been released or the server stopped`,
-            { code: GrpcCode.UNAVAILABLE },
-          ),
-        );
-      }
+      return { call, it, schema: await firstMessage(it, what) };
     } catch (e) {
-      if ((table.state as TableState) === "closed") return;
       call.cancel();
-      table.fail(explain(e, what));
+      throw explain(e, what);
+    }
+  };
+  let stream = await open(undefined);
+  const table = new LiveTable(stream.schema, describeTicket(ticket), viewport, reverse, columns);
+  table.attach(stream.call);
+  const mode = () => (table.viewport !== undefined ? "positional" : "keyed") as "positional" | "keyed";
+  let applier = new UpdateApplier(stream.schema, table, mode);
+  /** After a transport failure: wait for the session, subscribe again, and replace the rows. */
+  const resubscribe = async (): Promise<boolean> => {
+    table.setState("stale");
+    const generation = core.generation;
+    const deadline = Date.now() + 30_000;
+    while (true) {
+      await core.whenConnected(options.signal);
+      if ((table.state as TableState) === "closed") return false;
+      try {
+        stream = await open(table);
+        break;
+      } catch (e) {
+        const code = (e as DeephavenError).code;
+        // After a new server session a publisher may need a moment to publish again.
+        const retry = (isTransient(e) || (code === GrpcCode.NOT_FOUND && core.generation !== generation)) &&
+          Date.now() < deadline;
+        if (!retry) throw e;
+        await new Promise((r) => setTimeout(r, 500));
+        if (code === GrpcCode.NOT_FOUND) await core.retryReplay(currentTicket());
+      }
+    }
+    table.attach(stream.call);
+    applier = new UpdateApplier(stream.schema, table, mode, true);
+    table.setState("live");
+    return true;
+  };
+  (async () => {
+    while (true) {
+      let failure: unknown;
+      try {
+        while (true) {
+          const r = await stream.it.next();
+          if (r.done) break;
+          const m = applier.feed(r.value);
+          if (m) table.checkReady(m);
+        }
+        failure = new DeephavenError(
+          `${what}: the server ended the subscription; the table may have been released or the server stopped`,
+          { code: GrpcCode.UNAVAILABLE },
+        );
+      } catch (e) {
+        failure = e;
+      }
+      if ((table.state as TableState) === "closed") return;
+      stream.call.cancel();
+      const transient = isTransient(failure) && (failure as DeephavenError).code !== GrpcCode.DATA_LOSS;
+      if (!core.reconnects || !transient) {
+        table.fail(explain(failure, what));
+        return;
+      }
+      try {
+        core.reportFailure(failure);
+        // A stream that merely ended while the session is fine (e.g. the table was released) fails at once.
+        if (!(await resubscribe())) return;
+      } catch (e) {
+        table.fail(explain(e, what));
+        return;
+      }
     }
   })();
   options.signal?.addEventListener("abort", () => table.close(), { once: true });

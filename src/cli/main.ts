@@ -18,12 +18,12 @@ import { parseUri } from "../barrage/uri.ts";
 import type { SubscribeOptions } from "../barrage/subscription.ts";
 import { fromHex, scopeTicket } from "../session/ticket.ts";
 import { Session } from "../session/session.ts";
-import { formatOfPath, jsonValue, writeTable } from "../table/export.ts";
+import { type FileFormat, formatOfPath, jsonValue, writeTable } from "../table/export.ts";
 import type { LocalTable } from "../table/local_table.ts";
 import { formatText } from "../display/format.ts";
 import "../query/ops.ts";
 
-/** A usage error: printed with the command's help hint, exit code 2. */
+/** A usage error: printed on one line with the command's help hint, exit code 2. */
 class UsageError extends Error {}
 
 const CONNECTION_HELP = `Connection (flags, else environment variables):
@@ -179,14 +179,20 @@ function target(p: Parsed, conn: BarrageSessionOptions): { ticket: Uint8Array; c
   const table = p.flags.get("table"), ticket = p.flags.get("ticket"), uri = p.positional[0];
   const given = [table, ticket, uri].filter((x) => x !== undefined).length;
   if (given !== 1) throw new UsageError("Name exactly one table: --table NAME, --ticket HEX, or a dh:// URI");
-  if (uri !== undefined) {
-    const u = parseUri(uri);
-    return {
-      ticket: u.ticket,
-      conn: { ...conn, host: u.host, port: u.port, useTls: u.useTls || conn.useTls },
-    };
+  try {
+    if (uri !== undefined) {
+      const u = parseUri(uri);
+      return {
+        ticket: u.ticket,
+        conn: { ...conn, host: u.host, port: u.port, useTls: u.useTls || conn.useTls },
+      };
+    }
+    return { ticket: table !== undefined ? scopeTicket(table) : fromHex(ticket as string), conn };
+  } catch (e) {
+    // A malformed URI or ticket is a usage error, like a malformed flag.
+    if (e instanceof DeephavenError) throw new UsageError(e.message);
+    throw e;
   }
-  return { ticket: table !== undefined ? scopeTicket(table) : fromHex(ticket as string), conn };
 }
 
 function captureOptions(f: Map<string, string>): SubscribeOptions {
@@ -205,10 +211,16 @@ function captureOptions(f: Map<string, string>): SubscribeOptions {
 async function snapshot(p: Parsed): Promise<void> {
   const out = p.flags.get("out");
   if (!out) throw new UsageError("snapshot needs --out FILE");
-  const format = (p.flags.get("format") ?? formatOfPath(out)) as "arrow" | "csv" | "json" | "parquet";
+  let format: string;
+  try {
+    format = p.flags.get("format") ?? formatOfPath(out);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   if (!["arrow", "csv", "json", "parquet"].includes(format)) {
     throw new UsageError(`--format must be arrow, csv, json or parquet, got "${format}"`);
   }
+  const capture = captureOptions(p.flags); // flags are checked before connecting
   const { ticket, conn } = target(p, await connection(p.flags));
   const bs = await barrageSession(conn);
   try {
@@ -220,15 +232,19 @@ async function snapshot(p: Parsed): Promise<void> {
     }, 2000);
     let table: LocalTable;
     try {
-      table = await bs.snapshot(ticket, captureOptions(p.flags));
+      table = await bs.snapshot(ticket, capture);
     } finally {
       clearInterval(progress);
     }
-    const bytes = await writeTable(table, out, format);
+    // Only the asked columns go to the file (a capture keeps the others in its schema).
+    const written = capture.columns ? table.view(capture.columns) : table;
+    const bytes = await writeTable(written, out, format as FileFormat);
     if (Date.now() - started > 1000) {
-      console.error(`snapshot: ${table.size} rows in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      console.error(`snapshot: ${written.size} rows in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }
-    console.error(`wrote ${table.size} rows × ${table.columns.length} columns (${bytes} bytes) to ${out}`);
+    console.error(
+      `wrote ${written.size} rows × ${written.columns.length} columns (${bytes} bytes) to ${out}`,
+    );
   } finally {
     await bs.close();
   }
@@ -242,9 +258,12 @@ async function subscribe(p: Parsed): Promise<void> {
   if (format !== "jsonl" && format !== "table") {
     throw new UsageError(`--format must be jsonl or table, got "${format}"`);
   }
+  const capture = captureOptions(p.flags); // flags are checked before connecting
   const { ticket, conn } = target(p, await connection(p.flags));
   const bs = await barrageSession(conn);
-  const live = await bs.subscribe(ticket, captureOptions(p.flags));
+  const live = await bs.subscribe(ticket, capture);
+  // Only the asked columns are shown (a capture keeps the others in its schema).
+  const shown = capture.columns ? live.view(capture.columns) : live;
   const stop = () => live.close();
   Deno.addSignalListener("SIGINT", stop);
   const enc = new TextEncoder();
@@ -252,10 +271,10 @@ async function subscribe(p: Parsed): Promise<void> {
   try {
     const show = (kind: string, added: number, removed: number, modified: number) => {
       if (format === "table") {
-        print(`\x1b[2J\x1b[H${formatText(live, { head: 20, tail: 5 })}\n`);
+        print(`\x1b[2J\x1b[H${formatText(shown, { head: 20, tail: 5 })}\n`);
       } else {
-        const last = live.size > 0 ? jsonValue(live.row(live.size - 1)) : null;
-        print(`${JSON.stringify({ kind, size: live.size, added, removed, modified, last })}\n`);
+        const last = shown.size > 0 ? jsonValue(shown.row(shown.size - 1)) : null;
+        print(`${JSON.stringify({ kind, size: shown.size, added, removed, modified, last })}\n`);
       }
     };
     show("snapshot", live.size, 0, 0);
@@ -311,11 +330,8 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof UsageError) {
-      console.error(
-        `error: ${e.message}\nRun 'deephaven ${
-          command && HELP[command] ? command + " " : ""
-        }--help' for usage.`,
-      );
+      const help = `deephaven ${command && HELP[command] ? command + " " : ""}--help`;
+      console.error(`error: ${e.message.split("\n")[0]} (run '${help}' for usage)`);
       return 2;
     }
     const msg = e instanceof Error ? e.message : String(e);

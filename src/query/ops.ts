@@ -528,7 +528,12 @@ class MomentAgg implements Aggregator {
   readonly sum: number[] = [];
   readonly sumSq: number[] = [];
   readonly bigSum: bigint[] = [];
+  /** Non-null values per group (NaN and infinities included). */
   readonly n: number[] = [];
+  /** NaN, +Infinity and -Infinity values per group: kept out of the sums, so removing them restores the sums. */
+  readonly nan: number[] = [];
+  readonly posInf: number[] = [];
+  readonly negInf: number[] = [];
   readonly #kind: ColumnKind;
 
   constructor(readonly spec: AggSpec, readonly reader: SlotReader) {
@@ -548,6 +553,9 @@ class MomentAgg implements Aggregator {
       this.sumSq.push(0);
       this.bigSum.push(0n);
       this.n.push(0);
+      this.nan.push(0);
+      this.posInf.push(0);
+      this.negInf.push(0);
     }
     if (slot >= this.#cache[0].length) {
       const c = new Float64Array(Math.max(slot + 1, this.#cache[0].length * 2));
@@ -574,19 +582,28 @@ class MomentAgg implements Aggregator {
       this.#big[slot] = raw;
       this.bigSum[g] += raw;
     }
+    this.n[g]++;
+    if (!Number.isFinite(v)) {
+      (Number.isNaN(v) ? this.nan : v > 0 ? this.posInf : this.negInf)[g]++;
+      return;
+    }
     this.sum[g] += v;
     this.sumSq[g] += v * v;
-    this.n[g]++;
   }
 
   remove(g: number, slot: number): void {
     if (this.#isNull[0][slot]) return;
     const v = this.#cache[0][slot];
     if (this.#kind === "int64") this.bigSum[g] -= this.#big[slot] ?? 0n;
-    this.sum[g] -= v;
-    this.sumSq[g] -= v * v;
     this.n[g]--;
-    if (this.n[g] === 0) {
+    if (!Number.isFinite(v)) {
+      (Number.isNaN(v) ? this.nan : v > 0 ? this.posInf : this.negInf)[g]--;
+    } else {
+      this.sum[g] -= v;
+      this.sumSq[g] -= v * v;
+    }
+    if (this.n[g] === this.nan[g] + this.posInf[g] + this.negInf[g]) {
+      // No finite values left: drop the rounding residue.
       this.sum[g] = 0;
       this.sumSq[g] = 0;
     }
@@ -597,10 +614,19 @@ class MomentAgg implements Aggregator {
     const op = this.spec.op;
     const isLong = this.field.type.typeId === arrow.Type.Int;
     if (n === 0) return isLong ? nullSentinel("int64") : nullSentinel("float64");
-    if (op === "sum") {
-      return isLong ? (this.#kind === "int64" ? this.bigSum[g] : BigInt(this.sum[g])) : this.sum[g];
-    }
-    if (op === "avg") return this.sum[g] / n;
+    if (isLong) return this.#kind === "int64" ? this.bigSum[g] : BigInt(this.sum[g]);
+    // As the server: NaN (or both infinities) make sum and avg NaN, one infinity makes them that infinity,
+    // and any of them makes std and var NaN.
+    const nonFinite = this.nan[g] > 0 || (this.posInf[g] > 0 && this.negInf[g] > 0)
+      ? NaN
+      : this.posInf[g] > 0
+      ? Infinity
+      : this.negInf[g] > 0
+      ? -Infinity
+      : undefined;
+    if (op === "sum") return nonFinite ?? this.sum[g];
+    if (op === "avg") return nonFinite ?? this.sum[g] / n;
+    if (nonFinite !== undefined) return NaN;
     const mean = this.sum[g] / n;
     const variance = n > 1 ? Math.max(0, (this.sumSq[g] - n * mean * mean) / (n - 1)) : NaN;
     return op === "var" ? variance : Math.sqrt(variance);
@@ -625,6 +651,8 @@ class ExtremeAgg implements Aggregator {
   readonly #dirty: boolean[] = [];
   readonly #kind: ColumnKind;
   readonly #cache: unknown[] = [];
+  /** NaN values per group: as on the server, any NaN makes both min and max NaN. */
+  readonly #nan: number[] = [];
 
   constructor(readonly spec: AggSpec, readonly reader: SlotReader, readonly groups: Groups) {
     const f = (reader.table.schema as arrow.Schema).fields[spec.column];
@@ -645,6 +673,10 @@ class ExtremeAgg implements Aggregator {
   add(g: number, slot: number): void {
     const v = this.reader.stores[this.spec.column].raw(slot);
     this.#cache[slot] = v;
+    if (typeof v === "number" && Number.isNaN(v)) {
+      this.#nan[g] = (this.#nan[g] ?? 0) + 1;
+      return;
+    }
     if (this.#isNull(v) || this.#dirty[g]) return;
     if (this.#best[g] === undefined || this.#isNull(this.#best[g]) || this.#better(v, this.#best[g])) {
       this.#best[g] = v;
@@ -653,7 +685,8 @@ class ExtremeAgg implements Aggregator {
 
   remove(g: number, slot: number): void {
     const v = this.#cache[slot];
-    if (!this.#isNull(v) && compareRaw(this.#kind, v, this.#best[g]) === 0) this.#dirty[g] = true;
+    if (typeof v === "number" && Number.isNaN(v)) this.#nan[g]--;
+    else if (!this.#isNull(v) && compareRaw(this.#kind, v, this.#best[g]) === 0) this.#dirty[g] = true;
   }
 
   value(g: number): unknown {
@@ -661,11 +694,13 @@ class ExtremeAgg implements Aggregator {
       let best: unknown = undefined;
       for (const s of this.groups.members[g]) {
         const v = this.#cache[s];
+        if (typeof v === "number" && Number.isNaN(v)) continue;
         if (!this.#isNull(v) && (best === undefined || this.#better(v, best))) best = v;
       }
       this.#best[g] = best;
       this.#dirty[g] = false;
     }
+    if (this.#nan[g] > 0) return NaN;
     const b = this.#best[g];
     return b === undefined ? (nullSentinel(this.#kind) ?? null) : b;
   }

@@ -12,6 +12,10 @@ import { rpc } from "../transport/rpc.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { AuthState, type AuthType } from "./auth.ts";
 import { describeTicket, exportTicket } from "./ticket.ts";
+
+function exportId(ticket: Uint8Array): number {
+  return new DataView(ticket.buffer, ticket.byteOffset, ticket.byteLength).getInt32(1, true);
+}
 import { type FlightPayload, tableFromFlight } from "./arrow_ipc.ts";
 import { ConfigService } from "../generated/proto/deephaven_core/proto/config_pb.ts";
 import { SessionService } from "../generated/proto/deephaven_core/proto/session_pb.ts";
@@ -52,8 +56,26 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
   /** Extra grpc-js channel arguments. */
   channelArgs?: Record<string, string | number>;
+  /**
+   * Reconnect automatically after transport errors (full-jitter exponential
+   * backoff), log in again when the server no longer knows the session, and
+   * re-create what can be re-created (table handles by replaying their
+   * operations, published shared tickets, live subscriptions). `false` turns
+   * it off. Default `{ baseMs: 100, capMs: 30000 }`.
+   */
+  reconnect?: ReconnectOptions | false;
   /** Aborts the login. */
   signal?: AbortSignal;
+}
+
+/** Backoff of automatic reconnection: delays are random in [0, min(capMs, baseMs · 2^attempt)]. */
+export interface ReconnectOptions {
+  /** First backoff step, ms. Default 100. */
+  baseMs?: number;
+  /** Largest backoff, ms. Default 30000. */
+  capMs?: number;
+  /** Give up (state `failed`) after this long without a connection, ms. Default: never. */
+  giveUpAfterMs?: number;
 }
 
 /** What the server said about a table when it was created or looked up. */
@@ -100,8 +122,20 @@ function envHost(): string | undefined {
   }
 }
 
-/** The connection state of a session. */
-export type SessionState = "connecting" | "connected" | "closed" | "failed";
+/**
+ * The connection state of a session: `connected`; `reconnecting` after a
+ * transport error (calls wait or fail, subscriptions are stale); `failed`
+ * when it gave up or the credentials were refused; `closed` after `close()`.
+ */
+export type SessionState = "connecting" | "connected" | "reconnecting" | "closed" | "failed";
+
+/** Whether an error is worth a reconnect (the server or the network, not the request). */
+export function isTransient(e: unknown): boolean {
+  const code = (e as { code?: number })?.code;
+  return code === GrpcCode.UNAVAILABLE || code === GrpcCode.DEADLINE_EXCEEDED ||
+    code === GrpcCode.CANCELLED ||
+    code === GrpcCode.INTERNAL || code === GrpcCode.UNKNOWN;
+}
 
 /** The inside of a session. */
 export class SessionCore {
@@ -122,12 +156,29 @@ export class SessionCore {
   #keepAliveFailures = 0;
   readonly #neverTimeout: boolean;
   #lastTokenAt = 0;
+  readonly #reconnect: Required<ReconnectOptions> | undefined;
+  #stateListeners = new Set<(s: SessionState) => void>();
+  #reconnecting: Promise<void> | undefined;
+  /** Increases each time the server gave us a new session (after a restart or expiry). */
+  generation = 0;
+  readonly #replays = new Map<
+    number,
+    { replay: (ticket: Uint8Array) => Promise<unknown>; retarget: (ticket: Uint8Array) => void }
+  >();
+  readonly #published = new Map<string, { shared: Uint8Array; source: Uint8Array }>();
+  readonly #failedReplays = new Set<number>();
+  #generationListeners = new Set<() => void>();
 
   constructor(options: ConnectOptions) {
     this.host = options.host ?? envHost() ?? "localhost";
     this.port = options.port ?? envPort() ?? 10000;
     this.useTls = options.useTls ?? false;
     this.#neverTimeout = options.neverTimeout ?? true;
+    this.#reconnect = options.reconnect === false ? undefined : {
+      baseMs: options.reconnect?.baseMs ?? 100,
+      capMs: options.reconnect?.capMs ?? 30_000,
+      giveUpAfterMs: options.reconnect?.giveUpAfterMs ?? Infinity,
+    };
     this.auth = new AuthState(options.authType ?? "Anonymous", options.authToken ?? "");
     const extra: Headers = { ...options.extraHeaders };
     const tls: TlsOptions | undefined = this.useTls
@@ -145,6 +196,7 @@ export class SessionCore {
       channelArgs: options.channelArgs,
       requestHeaders: () => ({ ...extra, authorization: this.auth.header() }),
       onResponseHeaders: (h) => this.auth.observe(h),
+      onCallError: (e) => this.reportFailure(e),
     });
     this.auth.onToken(() => (this.#lastTokenAt = Date.now()));
   }
@@ -159,12 +211,12 @@ export class SessionCore {
     try {
       await this.refresh(timeoutMs, signal, "Logging in");
     } catch (e) {
-      this.state = "failed";
+      this.#setState("failed");
       this.channel.close();
       throw e;
     }
     if (!this.auth.authenticated) {
-      this.state = "failed";
+      this.#setState("failed");
       this.channel.close();
       throw new DeephavenError(
         `Logging in to ${this.target} failed: the server sent no session token; check that this is a Deephaven server`,
@@ -173,8 +225,8 @@ export class SessionCore {
     }
     const d = Number(this.config.get("http.session.durationMs"));
     if (Number.isFinite(d) && d > 0) this.sessionDurationMs = d;
-    this.state = "connected";
-    if (this.#neverTimeout) this.#scheduleKeepAlive(this.sessionDurationMs / 2);
+    this.#setState("connected");
+    if (this.#neverTimeout || this.#reconnect) this.#scheduleKeepAlive(this.sessionDurationMs / 2);
   }
 
   /** Calls GetConfigurationConstants, which refreshes (and may rotate) the token. */
@@ -191,21 +243,51 @@ export class SessionCore {
     this.config = m;
   }
 
+  #setState(s: SessionState): void {
+    if (this.state === s || this.state === "closed") return;
+    this.state = s;
+    for (const cb of [...this.#stateListeners]) cb(s);
+  }
+
+  /** Calls `cb` on every state change; returns a function that stops it. */
+  onStateChange(cb: (s: SessionState) => void): () => void {
+    this.#stateListeners.add(cb);
+    return () => this.#stateListeners.delete(cb);
+  }
+
+  /** Calls `cb` after the server gave a new session and what could be re-created was; returns a stop function. */
+  onNewSession(cb: () => void): () => void {
+    this.#generationListeners.add(cb);
+    return () => this.#generationListeners.delete(cb);
+  }
+
+  /** Whether automatic reconnection is on. */
+  get reconnects(): boolean {
+    return this.#reconnect !== undefined;
+  }
+
   #scheduleKeepAlive(delayMs: number): void {
     if (this.state === "closed") return;
+    if (this.#keepAlive !== undefined) clearTimeout(this.#keepAlive);
     this.#keepAlive = setTimeout(async () => {
+      this.#keepAlive = undefined;
+      if (this.state !== "connected") return;
       try {
         await this.refresh(Math.min(30_000, this.sessionDurationMs / 2));
         this.#keepAliveFailures = 0;
         this.#scheduleKeepAlive(this.sessionDurationMs / 2);
       } catch (e) {
-        if (this.state === "closed") return;
+        if ((this.state as SessionState) === "closed") return;
+        if (this.#reconnect) {
+          this.reportFailure(e);
+          return;
+        }
         this.#keepAliveFailures++;
         // Retry soon, with jitter, while the token may still be valid.
         const backoff = [100, 1000, 10_000, this.sessionDurationMs / 4][this.#keepAliveFailures - 1];
         if (backoff === undefined || Date.now() - this.#lastTokenAt > this.sessionDurationMs) {
-          this.state = "failed";
           this.failure = e as DeephavenError;
+          this.#setState("failed");
           return;
         }
         this.#scheduleKeepAlive(backoff + Math.random() * 1000);
@@ -214,9 +296,176 @@ export class SessionCore {
     Deno.unrefTimer(this.#keepAlive as unknown as number);
   }
 
-  /** Whether the session can be used. */
+  /**
+   * Tells the session that a call failed. A transport error (or a session the
+   * server no longer knows) starts reconnection, when it is on.
+   */
+  reportFailure(e: unknown): void {
+    if (!this.#reconnect || this.state !== "connected") return;
+    const code = (e as { code?: number })?.code;
+    if (
+      code !== GrpcCode.UNAVAILABLE && code !== GrpcCode.UNAUTHENTICATED &&
+      code !== GrpcCode.DEADLINE_EXCEEDED
+    ) {
+      return;
+    }
+    if (!this.#reconnecting) {
+      this.#reconnecting = this.#reconnectLoop().finally(() => (this.#reconnecting = undefined));
+      this.#reconnecting.catch(() => {});
+    }
+  }
+
+  /** Resolves when the session is connected (waiting through a reconnection); rejects when it failed or closed. */
+  async whenConnected(signal?: AbortSignal): Promise<void> {
+    while (this.state !== "connected") {
+      if (this.state === "closed" || this.state === "failed") {
+        throw this.failure ??
+          new DeephavenError(`The session to ${this.target} is ${this.state}; connect a new session`, {
+            code: GrpcCode.FAILED_PRECONDITION,
+          });
+      }
+      if (signal?.aborted) {
+        throw new DeephavenError("Waiting for the connection was aborted", { code: GrpcCode.CANCELLED });
+      }
+      await new Promise<void>((resolve) => {
+        const off = this.onStateChange(() => {
+          off();
+          resolve();
+        });
+        signal?.addEventListener("abort", () => {
+          off();
+          resolve();
+        }, { once: true });
+      });
+    }
+  }
+
+  async #reconnectLoop(): Promise<void> {
+    const r = this.#reconnect!;
+    this.#setState("reconnecting");
+    const started = Date.now();
+    let newSession = false;
+    for (let attempt = 0; this.state === "reconnecting"; attempt++) {
+      const delay = Math.random() * Math.min(r.capMs, r.baseMs * 2 ** Math.min(attempt, 30));
+      await new Promise((res) => Deno.unrefTimer(setTimeout(res, delay) as unknown as number));
+      if (this.state !== "reconnecting") return;
+      try {
+        try {
+          await this.refresh(10_000, undefined, "Reconnecting");
+        } catch (e) {
+          if ((e as DeephavenError).code !== GrpcCode.UNAUTHENTICATED) throw e;
+          // The server does not know our session any more (restart or expiry): log in again.
+          this.auth.reset();
+          newSession = true;
+          await this.refresh(10_000, undefined, "Logging in again");
+        }
+        break;
+      } catch (e) {
+        const code = (e as DeephavenError).code;
+        if (
+          code === GrpcCode.UNAUTHENTICATED || code === GrpcCode.PERMISSION_DENIED ||
+          Date.now() - started > r.giveUpAfterMs
+        ) {
+          this.failure = e as DeephavenError;
+          this.#setState("failed");
+          return;
+        }
+      }
+    }
+    if (this.state !== "reconnecting") return;
+    if (newSession) {
+      this.generation++;
+      await this.#replay();
+    }
+    this.#setState("connected");
+    this.#scheduleKeepAlive(this.sessionDurationMs / 2);
+    if (newSession) { for (const cb of [...this.#generationListeners]) cb(); }
+  }
+
+  /**
+   * Registers how to re-create export `ticket` in a new server session, and
+   * how to tell its owner when it had to move to another ticket.
+   */
+  registerReplay(
+    ticket: Uint8Array,
+    replay: (ticket: Uint8Array) => Promise<unknown>,
+    retarget: (ticket: Uint8Array) => void = () => {},
+  ): void {
+    this.#replays.set(exportId(ticket), { replay, retarget });
+  }
+
+  /** Forgets the replay of a released export. */
+  forgetReplay(ticket: Uint8Array): void {
+    this.#replays.delete(exportId(ticket));
+    for (const [k, v] of this.#published) {
+      if (exportId(v.source) === exportId(ticket)) this.#published.delete(k);
+    }
+  }
+
+  /**
+   * Tries again to re-create an export that failed to come back after a new
+   * server session (and the failed ones it may depend on, which have smaller
+   * ids), e.g. when a scope table appears only after the server finished
+   * starting. A failed export id cannot be reused, so each goes to a new
+   * ticket, and its owner is told.
+   *
+   * @returns The export's ticket now, or `undefined` when it is still missing.
+   */
+  async retryReplay(ticket: Uint8Array): Promise<Uint8Array | undefined> {
+    const target = exportId(ticket);
+    if (ticket[0] !== 0x65 || !this.#failedReplays.has(target)) return undefined;
+    let result: Uint8Array | undefined;
+    for (const id of [...this.#failedReplays].filter((i) => i <= target).sort((a, b) => a - b)) {
+      const entry = this.#replays.get(id);
+      if (!entry) continue;
+      const fresh = this.newExportTicket();
+      try {
+        await entry.replay(fresh);
+      } catch {
+        this.release(fresh).catch(() => {});
+        continue;
+      }
+      this.#failedReplays.delete(id);
+      this.#replays.delete(id);
+      this.#replays.set(exportId(fresh), entry);
+      for (const p of this.#published.values()) if (exportId(p.source) === id) p.source = fresh;
+      entry.retarget(fresh);
+      if (id === target) result = fresh;
+    }
+    return result;
+  }
+
+  /** Remembers a publication, to repeat it in a new server session. */
+  registerPublication(shared: Uint8Array, source: Uint8Array): void {
+    this.#published.set(Array.from(shared).join(","), { shared, source });
+  }
+
+  async #replay(): Promise<void> {
+    // Export ids are per session, so the same tickets are free again; send every creation at once (the
+    // server orders dependencies), then the publications.
+    const ids = [...this.#replays.keys()].sort((a, b) => a - b);
+    const results = await Promise.allSettled(
+      ids.map((id) => this.#replays.get(id)!.replay(exportTicket(id))),
+    );
+    this.#failedReplays.clear();
+    results.forEach((r, i) => {
+      if (r.status === "rejected") this.#failedReplays.add(ids[i]);
+    });
+    for (const { shared, source } of this.#published.values()) {
+      try {
+        await this.channel.unary(rpc(SessionService.method.publishFromTicket), {
+          sourceId: { ticket: source },
+          resultId: { ticket: shared },
+        }, { what: "Publishing again after reconnecting", timeoutMs: 30_000 });
+      } catch {
+        // The handle could not be re-created; its subscribers will see the ticket fail.
+      }
+    }
+  }
+
+  /** Whether the session can be used (connected, or reconnecting automatically). */
   get isAlive(): boolean {
-    return this.state === "connected" && !this.channel.closed;
+    return (this.state === "connected" || this.state === "reconnecting") && !this.channel.closed;
   }
 
   /** Throws when the session is closed or failed. */
@@ -277,6 +526,7 @@ export class SessionCore {
   async close(): Promise<void> {
     if (this.state === "closed") return;
     const wasConnected = this.state === "connected";
+    this.#setState("closed");
     this.state = "closed";
     if (this.#keepAlive !== undefined) clearTimeout(this.#keepAlive);
     if (wasConnected) {

@@ -8,7 +8,7 @@
 import { type Table, tableToIPC } from "apache-arrow";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { rpc, rpcDynamic } from "../transport/rpc.ts";
-import { type ConnectOptions, SessionCore, type SessionState } from "./core.ts";
+import { type ConnectOptions, type ReconnectOptions, SessionCore, type SessionState } from "./core.ts";
 import { coreOf, createRef, TableRef } from "./table_ref.ts";
 import { describeTicket, scopeTicket, type SharedTicket, ticketBytes, type TicketLike } from "./ticket.ts";
 import { ipcToFlight } from "./arrow_ipc.ts";
@@ -21,7 +21,7 @@ import { ConsoleService } from "../generated/proto/deephaven_core/proto/console_
 import { ApplicationService } from "../generated/proto/deephaven_core/proto/application_pb.ts";
 import { FlightService } from "../generated/proto/arrow/flight/protocol/flight_pb.ts";
 
-export type { ConnectOptions, SessionState };
+export type { ConnectOptions, ReconnectOptions, SessionState };
 
 const sessionCores = new WeakMap<Session, SessionCore>();
 
@@ -62,6 +62,7 @@ export class Session {
   private constructor(core: SessionCore) {
     this.#core = core;
     sessionCores.set(this, core);
+    core.onNewSession(() => (this.#consoleId = undefined));
   }
 
   /**
@@ -94,9 +95,22 @@ export class Session {
     return this.#core.useTls;
   }
 
-  /** `"connected"`, `"closed"` or `"failed"` (the keep-alive could not refresh the session). */
+  /**
+   * `"connected"`, `"reconnecting"` (after a transport error, while reconnection is on), `"failed"` (gave
+   * up, or the credentials were refused) or `"closed"`.
+   */
   get state(): SessionState {
     return this.#core.state;
+  }
+
+  /**
+   * Calls `cb` whenever the connection state changes.
+   *
+   * @param cb The listener.
+   * @returns A function that removes the listener.
+   */
+  onStateChange(cb: (state: SessionState) => void): () => void {
+    return this.#core.onStateChange(cb);
   }
 
   /** Whether the session is open and its token still refreshes. */
@@ -266,6 +280,7 @@ export class Session {
       sourceId: { ticket: table.ticket },
       resultId: { ticket: ticket.bytes },
     }, { what });
+    this.#core.registerPublication(ticket.bytes, table.ticket);
   }
 
   /**

@@ -57,6 +57,7 @@ function checkCount(n: number, what: string): bigint {
 }
 
 const cores = new WeakMap<object, SessionCore>();
+const retargets = new WeakMap<object, (ticket: Uint8Array) => void>();
 
 /**
  * The session inside a handle (for the barrage layer; not public API).
@@ -80,6 +81,11 @@ export function createRef(
 ): TableRef {
   const ticket = core.newExportTicket();
   const what = `Table operation ${description}`;
+  let ref: TableRef | undefined;
+  core.registerReplay(ticket, async (t) => {
+    const r = await send({ ticket: t });
+    if ("success" in r) tableInfo(r as ExportedTableCreationResponse, what);
+  }, (t) => ref && retargets.get(ref)?.(t));
   const info = (async (): Promise<TableInfo> => {
     let sent: Promise<ExportedTableCreationResponse | TableInfo>;
     try {
@@ -103,7 +109,8 @@ export function createRef(
     }
   })();
   info.catch(() => {}); // Surfaced by ready() and friends, never as an unhandled rejection.
-  return new TableRef(core, ticket, info, description);
+  ref = new TableRef(core, ticket, info, description);
+  return ref;
 }
 
 /**
@@ -120,8 +127,7 @@ export function createRef(
  * ```
  */
 export class TableRef {
-  /** The export ticket of this table in its session. */
-  readonly ticket: Uint8Array;
+  #ticket: Uint8Array;
   readonly #core: SessionCore;
   readonly #info: Promise<TableInfo>;
   readonly #description: string;
@@ -134,9 +140,18 @@ export class TableRef {
   constructor(core: SessionCore, ticket: Uint8Array, info: Promise<TableInfo>, description: string) {
     this.#core = core;
     cores.set(this, core);
-    this.ticket = ticket;
+    retargets.set(this, (t) => (this.#ticket = t));
+    this.#ticket = ticket;
     this.#info = info;
     this.#description = description;
+  }
+
+  /**
+   * The export ticket of this table in its session. It can change when the
+   * table had to be re-created after a reconnection.
+   */
+  get ticket(): Uint8Array {
+    return this.#ticket;
   }
 
   /** How this table was made, e.g. `emptyTable(10).update(["X = i"])`. */
@@ -207,6 +222,7 @@ export class TableRef {
     } catch {
       // Nothing was created, but the export may still exist in a failed state.
     }
+    this.#core.forgetReplay(this.ticket);
     await this.#core.release(this.ticket);
   }
 

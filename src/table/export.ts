@@ -26,20 +26,69 @@ interface Rows {
   get(row: number, col: number): unknown;
 }
 
+/**
+ * An instant as ISO 8601 text in UTC, keeping its full precision: 3, 6 or 9 fraction digits (as Java's
+ * `Instant.toString`, which Deephaven uses), e.g. `2023-11-14T22:13:20.123456789Z`.
+ *
+ * @param ns Nanoseconds since the epoch.
+ * @returns The text.
+ */
+export function isoNanos(ns: bigint): string {
+  let ms = ns / 1_000_000n;
+  let sub = ns % 1_000_000n;
+  if (sub < 0n) {
+    sub += 1_000_000n;
+    ms -= 1n;
+  }
+  const base = new Date(Number(ms)).toISOString();
+  if (sub === 0n) return base;
+  const digits = String(sub).padStart(6, "0");
+  return `${base.slice(0, -1)}${digits.endsWith("000") ? digits.slice(0, 3) : digits}Z`;
+}
+
+const UNIT_NANOS = [1_000_000_000n, 1_000_000n, 1_000n, 1n];
+
+/** Reads the raw values of an Arrow timestamp column as ISO text with full precision. */
+function arrowInstants(v: arrow.Vector): (row: number) => string | null {
+  const factor = UNIT_NANOS[(v.type as arrow.Timestamp).unit];
+  const chunks = v.data.map((d) => ({ d, valid: arrow.makeVector(d) }));
+  return (row) => {
+    let i = row;
+    for (const { d, valid } of chunks) {
+      if (i < d.length) {
+        if (!valid.isValid(i)) return null;
+        return isoNanos(BigInt((d.values as unknown as ArrayLike<bigint | number>)[i]) * factor);
+      }
+      i -= d.length;
+    }
+    return null;
+  };
+}
+
 function rows(t: ExportableTable): Rows {
   if (isArrow(t)) {
     const cols = t.schema.fields.map((_, j) => t.getChildAt(j));
-    const ts = t.schema.fields.map((f) => arrow.DataType.isTimestamp(f.type));
+    const instants = cols.map((
+      v,
+    ) => (v && arrow.DataType.isTimestamp(v.type) ? arrowInstants(v) : undefined));
     return {
       columns: t.schema.fields.map((f) => f.name),
       size: t.numRows,
-      get: (r, c) => {
-        const v = cols[c]?.get(r);
-        return ts[c] && typeof v === "number" ? new Date(v) : v;
-      },
+      get: (r, c) => instants[c]?.(r) ?? cols[c]?.get(r),
     };
   }
-  return { columns: t.columns, size: t.size, get: (r, c) => t.get(r, c) };
+  // Timestamps from their stored nanoseconds (`get` gives a millisecond Date).
+  const instants = t.columns.map((_, j) => t.store(j).kind === "timestamp");
+  return {
+    columns: t.columns,
+    size: t.size,
+    get: (r, c) => {
+      if (!instants[c]) return t.get(r, c);
+      const store = t.store(c);
+      const slot = t.slotAt(r);
+      return store.isNull(slot) ? null : isoNanos(store.raw(slot) as bigint);
+    },
+  };
 }
 
 /**
@@ -55,7 +104,7 @@ export function toArrowIPC(t: ExportableTable, format: "stream" | "file" = "stre
 
 /**
  * A value in JSON-safe form: 64-bit integers as numbers when exact (else
- * strings), timestamps as ISO strings, non-finite numbers as strings, bytes as base64.
+ * strings), dates as ISO strings, non-finite numbers as strings, bytes as base64.
  *
  * @param v A table value.
  * @returns The JSON-safe value.
@@ -80,7 +129,8 @@ export function jsonValue(v: unknown): unknown {
 
 /**
  * The rows as JSON objects: 64-bit integers as numbers when exact (else
- * strings), timestamps as ISO strings, non-finite numbers as strings.
+ * strings), timestamps as ISO strings with their full (nanosecond)
+ * precision, non-finite numbers as strings.
  *
  * @param t The table.
  * @returns One object per row.
@@ -117,7 +167,7 @@ function csvField(v: unknown): string {
 
 /**
  * The table as CSV (RFC 4180): a header row, empty fields for null, `""`
- * for the empty string, ISO timestamps.
+ * for the empty string, ISO timestamps with their full (nanosecond) precision.
  *
  * @param t The table.
  * @returns CSV text.

@@ -35,6 +35,11 @@ export interface TableUpdate {
   readonly shifted: boolean;
   /** Whether this update (re)delivers a snapshot rather than a delta. */
   readonly isSnapshot: boolean;
+  /**
+   * Whether the table was subscribed again after a lost connection: this
+   * update removes every row it held and adds the fresh snapshot.
+   */
+  readonly resubscribed?: boolean;
   /** Row count after the update. */
   readonly size: number;
   /** The key shifts of this update, when `shifted`. */
@@ -120,6 +125,7 @@ export type ColumnData = readonly Chunk[];
 /** A change in key space, as decoded from a Barrage message (full subscriptions and snapshots). @ignore */
 export interface KeyedDelta {
   isSnapshot: boolean;
+  resubscribed?: boolean;
   removed: RowSet;
   shifts: ShiftData | undefined;
   added: RowSet;
@@ -136,6 +142,7 @@ export interface KeyedDelta {
 /** A change in position space, as decoded for a viewport subscription. @ignore */
 export interface PositionalDelta {
   isSnapshot: boolean;
+  resubscribed?: boolean;
   /** Offsets removed from the old row list. */
   removed: RowSet;
   /** Offsets added in the new row list. */
@@ -644,6 +651,7 @@ export class LocalTable {
       modifiedColumns: [...modifiedColumns],
       shifted,
       isSnapshot: d.isSnapshot,
+      resubscribed: d.resubscribed,
       size: this.#size,
       shifts: shifted ? d.shifts : undefined,
       slots: { removed: removedSlots, added: addedSlots, modified: modifiedSlots },
@@ -705,6 +713,7 @@ export class LocalTable {
       modifiedColumns,
       shifted: !shifts.isEmpty,
       isSnapshot: d.isSnapshot,
+      resubscribed: d.resubscribed,
       size: this.#size,
       shifts: shifts.isEmpty ? undefined : shifts,
       slots: { removed: removedSlots, added: addedSlots, modified: modifiedSlots },

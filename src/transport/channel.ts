@@ -57,6 +57,8 @@ export interface ChannelOptions {
   requestHeaders?: () => Headers;
   /** Called with the headers and trailers of every response (for example to pick up a rotated token). */
   onResponseHeaders?: (headers: Headers) => void;
+  /** Called with every call's failure (for example to start reconnecting). */
+  onCallError?: (error: DeephavenError) => void;
 }
 
 /** Options of one call. */
@@ -177,9 +179,9 @@ export class Channel {
       "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
       "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
       "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW,
-      "grpc.keepalive_time_ms": 30_000,
-      "grpc.keepalive_timeout_ms": 20_000,
-      "grpc.keepalive_permit_without_calls": 1,
+      "grpc.keepalive_time_ms": 15_000,
+      "grpc.keepalive_timeout_ms": 10_000,
+      "grpc.keepalive_permit_without_calls": 0,
       ...(tls?.serverNameOverride ? { "grpc.ssl_target_name_override": tls.serverNameOverride } : {}),
       ...options.channelArgs,
     };
@@ -200,6 +202,15 @@ export class Channel {
 
   #callOptions(opts: CallOptions): grpc.CallOptions {
     return opts.timeoutMs !== undefined ? { deadline: Date.now() + opts.timeoutMs } : {};
+  }
+
+  #failed(e: DeephavenError): DeephavenError {
+    try {
+      this.#options.onCallError?.(e);
+    } catch {
+      // A hook must not change the error the caller sees.
+    }
+    return e;
   }
 
   #observe(md: grpc.Metadata | undefined): void {
@@ -244,7 +255,7 @@ export class Channel {
         this.#callOptions(opts),
         (err, value) => {
           opts.signal?.removeEventListener("abort", onAbort);
-          if (err) reject(toDeephavenError(err, what, this.target));
+          if (err) reject(this.#failed(toDeephavenError(err, what, this.target)));
           else resolve(value as O);
         },
       );
@@ -344,12 +355,12 @@ export class Channel {
     });
     call.on("status", (st: grpc.StatusObject) => {
       this.#observe(st.metadata);
-      if (st.code !== GrpcCode.OK) error ??= toDeephavenError(st, what, this.target);
+      if (st.code !== GrpcCode.OK) error ??= this.#failed(toDeephavenError(st, what, this.target));
       done = true;
       notify();
     });
     call.on("error", (err: Error) => {
-      error ??= toDeephavenError(err, what, this.target);
+      error ??= this.#failed(toDeephavenError(err, what, this.target));
       done = true;
       notify();
     });

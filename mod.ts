@@ -29,6 +29,7 @@ export {
 } from "./src/errors.ts";
 export {
   type ConnectOptions,
+  type ReconnectOptions,
   Session,
   type SessionState,
   type TimeTableOptions,

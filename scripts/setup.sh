@@ -219,7 +219,8 @@ playwright_version() {
   sed -nE 's/.*"playwright-core": *"npm:playwright-core@([0-9][^"]*)".*/\1/p' "$ROOT/deno.json" | head -1
 }
 playwright_installed() {
-  local want="$1" pkg="$ROOT/node_modules/playwright-core/package.json"
+  # Deno loads npm: packages from node_modules/.deno/<name>@<version>/ (not from the top-level link).
+  local want="$1" pkg="$ROOT/node_modules/.deno/playwright-core@$1/node_modules/playwright-core/package.json"
   [[ -f "$pkg" ]] && grep -qE "\"version\": *\"$want\"" "$pkg"
 }
 step_playwright() {
@@ -229,7 +230,7 @@ step_playwright() {
   if ! playwright_installed "$want"; then
     log "deno install (playwright-core $want)"
     (cd "$ROOT" && "$BIN/deno" install >&2) || die "deno install failed; check the network access to the npm registry"
-    playwright_installed "$want" || die "node_modules/playwright-core is not version $want after deno install"
+    playwright_installed "$want" || die "deno install did not install playwright-core $want into node_modules/.deno"
   fi
   log "playwright-core $want ok"
 }

@@ -11,7 +11,8 @@ import { DeephavenError, GrpcCode } from "../errors.ts";
 import { Session, sessionCoreOf } from "../session/session.ts";
 import type { ConnectOptions } from "../session/core.ts";
 import { TableRef } from "../session/table_ref.ts";
-import { ticketBytes, type TicketLike } from "../session/ticket.ts";
+import { describeTicket, ticketBytes, type TicketLike } from "../session/ticket.ts";
+import { schemaFromHeader } from "../session/arrow_ipc.ts";
 import type { LocalTable } from "../table/local_table.ts";
 import { type LiveTable, snapshotTicket, type SubscribeOptions, subscribeTicket } from "./subscription.ts";
 
@@ -83,6 +84,14 @@ export class BarrageSession {
     return { session: this.session, ticket: ticketBytes(table) };
   }
 
+  /** The schema of a ticket's table, when column names must be resolved before subscribing. */
+  async #schemaOf(ticket: Uint8Array, options: SubscribeOptions): Promise<ArrowSchema | undefined> {
+    if (!options.columns) return undefined;
+    const core = sessionCoreOf(this.session);
+    const info = await core.tableInfoOf(ticket, `Looking up the columns of ${describeTicket(ticket)}`);
+    return schemaFromHeader(info.schemaHeader);
+  }
+
   #track<T extends LocalTable>(t: T): T {
     this.#tables.add(t);
     t.onStateChange((s) => {
@@ -104,7 +113,8 @@ export class BarrageSession {
     const t = await this.#target(table);
     const core = sessionCoreOf(table instanceof TableRef ? table : this.session);
     const current = table instanceof TableRef ? () => table.ticket : () => t.ticket;
-    return this.#track(await subscribeTicket(core, t.ticket, t.schema, options, current));
+    const schema = t.schema ?? await this.#schemaOf(t.ticket, options);
+    return this.#track(await subscribeTicket(core, t.ticket, schema, options, current));
   }
 
   /**
@@ -117,7 +127,7 @@ export class BarrageSession {
   async snapshot(table: Capturable, options: SubscribeOptions = {}): Promise<LocalTable> {
     const t = await this.#target(table);
     const core = sessionCoreOf(table instanceof TableRef ? table : this.session);
-    return await snapshotTicket(core, t.ticket, t.schema, options);
+    return await snapshotTicket(core, t.ticket, t.schema ?? await this.#schemaOf(t.ticket, options), options);
   }
 
   /** Closes every subscription of this session and the session itself. */

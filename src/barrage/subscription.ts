@@ -492,6 +492,11 @@ export async function subscribeTicket(
       }
       if ((table.state as TableState) === "closed") return;
       stream.call.cancel();
+      if (core.state === "closed") {
+        // The session was closed by its owner: the subscription ends with it.
+        table.close();
+        return;
+      }
       const transient = isTransient(failure) && (failure as DeephavenError).code !== GrpcCode.DATA_LOSS;
       if (!core.reconnects || !transient) {
         table.fail(explain(failure, what));

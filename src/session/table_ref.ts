@@ -81,11 +81,11 @@ export function createRef(
 ): TableRef {
   const ticket = core.newExportTicket();
   const what = `Table operation ${description}`;
-  let ref: TableRef | undefined;
+  const holder: { ref?: TableRef } = {};
   core.registerReplay(ticket, async (t) => {
     const r = await send({ ticket: t });
     if ("success" in r) tableInfo(r as ExportedTableCreationResponse, what);
-  }, (t) => ref && retargets.get(ref)?.(t));
+  }, (t) => holder.ref && retargets.get(holder.ref)?.(t));
   const info = (async (): Promise<TableInfo> => {
     let sent: Promise<ExportedTableCreationResponse | TableInfo>;
     try {
@@ -109,8 +109,8 @@ export function createRef(
     }
   })();
   info.catch(() => {}); // Surfaced by ready() and friends, never as an unhandled rejection.
-  ref = new TableRef(core, ticket, info, description);
-  return ref;
+  holder.ref = new TableRef(core, ticket, info, description);
+  return holder.ref;
 }
 
 /**

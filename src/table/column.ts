@@ -184,6 +184,9 @@ export class ColumnStore {
     this.#sentinel = nullSentinel(this.kind);
     const T = TYPED[this.kind];
     this.data = T ? new T(capacity) : new Array<unknown>(capacity).fill(null);
+    if (T && this.#sentinel !== undefined) {
+      (this.data as unknown as { fill(v: unknown): void }).fill(this.#sentinel);
+    }
   }
 
   /** Column name. */
@@ -203,6 +206,9 @@ export class ColumnStore {
     const T = TYPED[this.kind];
     if (T) {
       const next = new T(cap);
+      // Slots never written read as null (e.g. columns outside a subscription's column set).
+      // deno-lint-ignore no-explicit-any
+      if (this.#sentinel !== undefined) (next as any).fill(this.#sentinel, this.data.length);
       // deno-lint-ignore no-explicit-any
       (next as any).set(this.data);
       this.data = next;
@@ -229,9 +235,9 @@ export class ColumnStore {
     for (let i = 0; i < count; i++) d[slots[slotsFrom + i]] = c[from + i];
   }
 
-  /** Clears a slot to null (frees object references). */
+  /** Clears a slot to null (frees object references; a reused slot reads null until written). */
   clear(slot: number): void {
-    if (this.#sentinel === undefined) (this.data as unknown[])[slot] = null;
+    (this.data as unknown[])[slot] = this.#sentinel ?? null;
   }
 
   /** Whether the value in `slot` is null. */

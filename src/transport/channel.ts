@@ -162,6 +162,7 @@ export class Channel {
   readonly #client: grpc.Client;
   readonly #options: ChannelOptions;
   #closed = false;
+  readonly #active = new Set<{ cancel(): void }>();
 
   /**
    * Creates the channel. No connection is made until the first call.
@@ -202,6 +203,12 @@ export class Channel {
 
   #callOptions(opts: CallOptions): grpc.CallOptions {
     return opts.timeoutMs !== undefined ? { deadline: Date.now() + opts.timeoutMs } : {};
+  }
+
+  /** Remembers a call until it ends, so that close() can cancel it. */
+  #track(call: grpc.Call): void {
+    this.#active.add(call);
+    call.once("status", () => this.#active.delete(call));
   }
 
   #failed(e: DeephavenError): DeephavenError {
@@ -261,6 +268,7 @@ export class Channel {
       );
       const onAbort = () => call.cancel();
       opts.signal?.addEventListener("abort", onAbort, { once: true });
+      this.#track(call);
       call.on("metadata", (md: grpc.Metadata) => this.#observe(md));
       call.on("status", (st: grpc.StatusObject) => this.#observe(st.metadata));
     });
@@ -286,6 +294,7 @@ export class Channel {
         this.#metadata(opts.headers),
         this.#callOptions(opts),
       );
+      this.#track(call);
       return this.#drain<O>(call, what, opts.signal, () => call.cancel());
     };
     return { [Symbol.asyncIterator]: start };
@@ -308,6 +317,7 @@ export class Channel {
       this.#metadata(opts.headers),
       this.#callOptions(opts),
     );
+    this.#track(call);
     const headers = new Promise<Headers>((resolve) => {
       call.once("metadata", (md: grpc.Metadata) => resolve(metadataToHeaders(md)));
       call.once("status", () => resolve({}));
@@ -393,6 +403,9 @@ export class Channel {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    // grpc-js close() leaves calls in flight running; end them so streams finish now.
+    for (const call of [...this.#active]) call.cancel();
+    this.#active.clear();
     this.#client.close();
   }
 }

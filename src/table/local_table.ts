@@ -36,6 +36,11 @@ export interface TableUpdate {
   /** Whether this update (re)delivers a snapshot rather than a delta. */
   readonly isSnapshot: boolean;
   /**
+   * Whether this stands for many updates that a slow `updates()` consumer
+   * missed: the table is current, `added` holds all its rows.
+   */
+  readonly coalesced?: boolean;
+  /**
    * Whether the table was subscribed again after a lost connection: this
    * update removes every row it held and adds the fresh snapshot.
    */
@@ -426,16 +431,18 @@ export class LocalTable {
   /**
    * The updates as an async iterable. Iteration ends when the table closes,
    * and throws when it fails. Updates that arrive while the loop body runs
-   * are queued.
+   * are queued; past `maxQueued` they are replaced by one `coalesced` update,
+   * so a slow consumer never holds unbounded memory.
    *
    * @param signal Ends the iteration early.
+   * @param maxQueued Most updates kept waiting for a slow consumer. Default 1000.
    */
-  updates(signal?: AbortSignal): AsyncIterable<TableUpdate> {
-    return { [Symbol.asyncIterator]: () => this.#iterate(signal) };
+  updates(signal?: AbortSignal, maxQueued = 1000): AsyncIterable<TableUpdate> {
+    return { [Symbol.asyncIterator]: () => this.#iterate(signal, maxQueued) };
   }
 
-  #iterate(signal?: AbortSignal): AsyncIterator<TableUpdate> {
-    const queue: TableUpdate[] = [];
+  #iterate(signal: AbortSignal | undefined, maxQueued: number): AsyncIterator<TableUpdate> {
+    let queue: TableUpdate[] = [];
     let wake: (() => void) | undefined;
     const notify = () => {
       const w = wake;
@@ -443,7 +450,22 @@ export class LocalTable {
       w?.();
     };
     const offUpdate = this.onUpdate((u) => {
-      queue.push(u);
+      if (queue.length >= maxQueued) {
+        // The consumer fell far behind: keep memory bounded by replacing what waits with one
+        // update that says so; the table itself holds the current state.
+        queue = [{
+          added: this.#rowSet,
+          removed: RowSet.EMPTY,
+          modified: RowSet.EMPTY,
+          modifiedColumns: [],
+          shifted: false,
+          isSnapshot: true,
+          coalesced: true,
+          size: this.#size,
+        }];
+      } else if (queue.length > 0 && queue[0].coalesced) {
+        queue[0] = { ...queue[0], added: this.#rowSet, size: this.#size };
+      } else queue.push(u);
       notify();
     });
     const offState = this.onStateChange(notify);

@@ -49,7 +49,7 @@ export interface ConnectOptions {
   extraHeaders?: Record<string, string>;
   /**
    * Keep the session alive for as long as it is open by refreshing the token
-   * at half the server's session duration. Default `true`.
+   * every third of the server's session duration (as the Java client does). Default `true`.
    */
   neverTimeout?: boolean;
   /** Deadline of the login call, in milliseconds. Default 30000. */
@@ -226,7 +226,7 @@ export class SessionCore {
     const d = Number(this.config.get("http.session.durationMs"));
     if (Number.isFinite(d) && d > 0) this.sessionDurationMs = d;
     this.#setState("connected");
-    if (this.#neverTimeout || this.#reconnect) this.#scheduleKeepAlive(this.sessionDurationMs / 2);
+    if (this.#neverTimeout || this.#reconnect) this.#scheduleKeepAlive(this.sessionDurationMs / 3);
   }
 
   /** Calls GetConfigurationConstants, which refreshes (and may rotate) the token. */
@@ -275,7 +275,7 @@ export class SessionCore {
       try {
         await this.refresh(Math.min(30_000, this.sessionDurationMs / 2));
         this.#keepAliveFailures = 0;
-        this.#scheduleKeepAlive(this.sessionDurationMs / 2);
+        this.#scheduleKeepAlive(this.sessionDurationMs / 3);
       } catch (e) {
         if ((this.state as SessionState) === "closed") return;
         if (this.#reconnect) {
@@ -378,7 +378,7 @@ export class SessionCore {
       await this.#replay();
     }
     this.#setState("connected");
-    this.#scheduleKeepAlive(this.sessionDurationMs / 2);
+    this.#scheduleKeepAlive(this.sessionDurationMs / 3);
     if (newSession) { for (const cb of [...this.#generationListeners]) cb(); }
   }
 

@@ -118,7 +118,7 @@ export class Session {
     return this.#core.isAlive;
   }
 
-  /** The server's session duration (`http.session.durationMs`); the token is refreshed at half of it. */
+  /** The server's session duration (`http.session.durationMs`); the token is refreshed every third of it. */
   get sessionDurationMs(): number {
     return this.#core.sessionDurationMs;
   }

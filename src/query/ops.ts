@@ -18,7 +18,7 @@ import {
   type Row,
   type RowFilter,
 } from "../table/local_table.ts";
-import { RowSet, RowSetBuilder } from "../table/rowset.ts";
+import { RowSet } from "../table/rowset.ts";
 import { type ColumnKind, columnKind, nullSentinel, toRaw } from "../table/column.ts";
 import { derive, SlotReader } from "./derive.ts";
 
@@ -26,16 +26,6 @@ const EMPTY = RowSet.EMPTY;
 
 function bad(message: string): DeephavenError {
   return new DeephavenError(message, { code: GrpcCode.INVALID_ARGUMENT });
-}
-
-/** Builds a RowSet from keys that arrive in increasing order. */
-function keysWhere(keys: RowSet, slots: Int32Array, keep: (slot: number) => boolean): RowSet {
-  const b = new RowSetBuilder();
-  let i = 0;
-  for (const k of keys) {
-    if (keep(slots[i++])) b.appendKey(k);
-  }
-  return b.build();
 }
 
 function isEmptyUpdate(removed: RowSet, added: RowSet, modified: RowSet[], shifted: boolean): boolean {
@@ -97,60 +87,9 @@ function compileFilter(filter: RowFilter, reader: SlotReader): (slot: number) =>
 function where(source: LocalTable, filter: RowFilter): LocalTable {
   const reader = new SlotReader(source);
   const pass = compileFilter(filter, reader);
-  const schema = source.schema as arrow.Schema;
-  const ncol = reader.stores.length;
-  return derive(source, schema, (out, u) => {
-    const slots = u.slots!;
-    const before = out.rowSet;
-    const removedOut = u.removed.intersect(before);
-    let kept = before.minus(removedOut);
-    if (u.shifted && u.shifts) kept = kept.shift(u.shifts);
-    const addPass = keysWhere(u.added, slots.added, pass);
-    const modPass = keysWhere(u.modified, slots.modified, pass);
-    const modFail = u.modified.minus(modPass);
-    const added = addPass.union(modPass.minus(kept));
-    const still = modPass.intersect(kept);
-    const failed = modFail.intersect(kept);
-    const modCols = new Set(u.modifiedColumns);
-    const stillSlots = still.isEmpty ? new Int32Array(0) : reader.slotsOf(still);
-    const modified = reader.names.map((n) => (modCols.has(n) ? still : EMPTY));
-    const modData = reader.names.map((n, j) => (modCols.has(n) ? [reader.rawColumn(j, stillSlots)] : []));
-    const addSlots = added.isEmpty ? new Int32Array(0) : reader.slotsOf(added);
-    const addData = Array.from({ length: ncol }, (_, j) => [reader.rawColumn(j, addSlots)]);
-    if (u.shifted && u.shifts) {
-      out.applyKeyed({
-        isSnapshot: false,
-        removed: removedOut,
-        shifts: u.shifts,
-        added: EMPTY,
-        addData: [],
-        modified: [],
-        modData: [],
-      });
-      if (isEmptyUpdate(failed, added, modified, false)) return;
-      out.applyKeyed({
-        isSnapshot: false,
-        removed: failed,
-        shifts: undefined,
-        added,
-        addData,
-        modified,
-        modData,
-      });
-      return;
-    }
-    const removed = removedOut.union(failed);
-    if (isEmptyUpdate(removed, added, modified, false) && !u.isSnapshot) return;
-    out.applyKeyed({
-      isSnapshot: u.isSnapshot,
-      removed,
-      shifts: undefined,
-      added,
-      addData,
-      modified,
-      modData,
-    });
-  });
+  // Rows keep the source's order; each update costs a search per changed row.
+  const cmp = (a: number, b: number) => source.positionOfSlot(a) - source.positionOfSlot(b);
+  return orderedView(source, reader, cmp, pass, () => false);
 }
 
 // ---------------------------------------------------------------- view / update
@@ -308,32 +247,40 @@ function growInt32(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
   return next;
 }
 
-function sort(source: LocalTable, columns: string[], descending: boolean[]): LocalTable {
-  if (columns.length === 0) throw bad("sort() needs at least one column");
-  if (descending.length !== columns.length) {
-    throw bad(
-      `sort() got ${columns.length} columns but ${descending.length} directions; give one per column`,
-    );
-  }
-  const reader = new SlotReader(source);
+/**
+ * A position-space view of a source: the rows that pass `pass`, ordered by
+ * `cmp`. Rows are placed by binary search, so an update costs a search per
+ * changed row (plus moving the row index), not a pass over the table. Used by
+ * `sort` (order by values) and `where` (order by source position).
+ */
+function orderedView(
+  source: LocalTable,
+  reader: SlotReader,
+  cmp: (a: number, b: number) => number,
+  pass: ((slot: number) => boolean) | undefined,
+  repositionOn: (modifiedColumns: readonly string[]) => boolean,
+): LocalTable {
   const ncol = reader.stores.length;
-  const keys = columns.map((c) => reader.index(c));
-  const sortCols = new Set(columns);
   let outOfSrc = new Int32Array(16).fill(-1);
   let srcOfOut = new Int32Array(16).fill(-1);
-  const cmp = (a: number, b: number): number => {
-    for (let k = 0; k < keys.length; k++) {
-      const st = reader.stores[keys[k]];
-      const c = compareRaw(st.kind, st.raw(a), st.raw(b));
-      if (c !== 0) return descending[k] ? -c : c;
-    }
-    return source.positionOfSlot(a) - source.positionOfSlot(b);
-  };
+  const inView = (s: number) => s < outOfSrc.length && outOfSrc[s] >= 0;
   return derive(source, source.schema as arrow.Schema, (out, u) => {
     const slots = u.slots!;
-    const resort = u.modifiedColumns.some((c) => sortCols.has(c));
-    // 1. Rows that leave (removed, or moved by a change of a sort column).
-    const leaving = resort ? [...slots.removed, ...slots.modified] : [...slots.removed];
+    const reposition = repositionOn(u.modifiedColumns);
+    const leaving: number[] = [], arriving: number[] = [], inPlace: number[] = [];
+    for (const s of slots.removed) if (inView(s)) leaving.push(s);
+    for (const s of slots.modified) {
+      const was = inView(s), now = pass ? pass(s) : true;
+      if (was && now) {
+        if (reposition) {
+          leaving.push(s);
+          arriving.push(s);
+        } else inPlace.push(s);
+      } else if (was) leaving.push(s);
+      else if (now) arriving.push(s);
+    }
+    for (const s of slots.added) if (!pass || pass(s)) arriving.push(s);
+    // 1. Rows that leave.
     if (leaving.length > 0) {
       const positions = leaving.map((s) => out.positionOfSlot(outOfSrc[s])).sort((a, b) => a - b);
       for (const s of leaving) outOfSrc[s] = -1;
@@ -347,8 +294,7 @@ function sort(source: LocalTable, columns: string[], descending: boolean[]): Loc
       });
     }
     // 2. Rows that arrive, each placed by binary search.
-    const arriving = resort ? [...slots.added, ...slots.modified] : [...slots.added];
-    if (arriving.length > 0) {
+    if (arriving.length > 0 || u.isSnapshot) {
       arriving.sort(cmp);
       const m = out.size;
       const positions = arriving.map((s, i) => {
@@ -378,10 +324,8 @@ function sort(source: LocalTable, columns: string[], descending: boolean[]): Loc
       }
     }
     // 3. Values that changed in place.
-    if (!resort && slots.modified.length > 0 && u.modifiedColumns.length > 0) {
-      const order = [...slots.modified].sort((a, b) =>
-        out.positionOfSlot(outOfSrc[a]) - out.positionOfSlot(outOfSrc[b])
-      );
+    if (inPlace.length > 0 && u.modifiedColumns.length > 0) {
+      const order = inPlace.sort((a, b) => out.positionOfSlot(outOfSrc[a]) - out.positionOfSlot(outOfSrc[b]));
       const rows = RowSet.fromKeys(order.map((s) => out.positionOfSlot(outOfSrc[s])));
       const srcSlots = Int32Array.from(order);
       const modCols = new Set(u.modifiedColumns);
@@ -395,6 +339,27 @@ function sort(source: LocalTable, columns: string[], descending: boolean[]): Loc
       });
     }
   });
+}
+
+function sort(source: LocalTable, columns: string[], descending: boolean[]): LocalTable {
+  if (columns.length === 0) throw bad("sort() needs at least one column");
+  if (descending.length !== columns.length) {
+    throw bad(
+      `sort() got ${columns.length} columns but ${descending.length} directions; give one per column`,
+    );
+  }
+  const reader = new SlotReader(source);
+  const keys = columns.map((c) => reader.index(c));
+  const sortCols = new Set(columns);
+  const cmp = (a: number, b: number): number => {
+    for (let k = 0; k < keys.length; k++) {
+      const st = reader.stores[keys[k]];
+      const c = compareRaw(st.kind, st.raw(a), st.raw(b));
+      if (c !== 0) return descending[k] ? -c : c;
+    }
+    return source.positionOfSlot(a) - source.positionOfSlot(b);
+  };
+  return orderedView(source, reader, cmp, undefined, (cols) => cols.some((c) => sortCols.has(c)));
 }
 
 // ---------------------------------------------------------------- aggregations

@@ -1,6 +1,7 @@
 """Writes the example notebooks in notebooks/ from the cell sources below.
 
-Run: python3 scripts/make_notebooks.py  (the .ipynb files are checked in; edit here, regenerate, commit).
+Run: python3 scripts/make_notebooks.py && deno fmt notebooks/  (the .ipynb files are checked in; edit here,
+regenerate, format, commit).
 """
 import json
 import pathlib
@@ -37,6 +38,13 @@ await display(live);
 // Watch a few updates arrive before moving on (the output above keeps refreshing afterwards too).
 let updates = 0;
 for await (const _ of live.updates()) if (++updates >= 4) break;
+""" + SETTLE),
+        ("markdown", "Local views of the live table are computed here, with no server round trip, and stay live "
+                     "as it ticks."),
+        ("code", """const stats = live.aggBy({ Rows: "count()", MeanY: "avg(Y)", MaxY: "max(Y)", LastX: "last(X)" });
+await display(stats);
+let changes = 0;
+for await (const _ of stats.updates()) if (++changes >= 3) break;
 """ + SETTLE),
         ("markdown", "A static snapshot of the same table, captured the same way."),
         ("code", """const snap = await bs.snapshot(ticket.bytes);

@@ -13,6 +13,16 @@ import { DeephavenError, GrpcCode } from "../errors.ts";
 import { AuthState, type AuthType } from "./auth.ts";
 import { describeTicket, exportTicket } from "./ticket.ts";
 
+/**
+ * Lets a script exit while a timer is pending (`deno run`), but keeps the
+ * timer alive in a Jupyter kernel, whose event loop does not run unreferenced
+ * timers between cells (a session would then expire while a notebook idles).
+ */
+function unrefOutsideNotebooks(timer: ReturnType<typeof setTimeout>): void {
+  if ("jupyter" in Deno) return;
+  Deno.unrefTimer(timer as unknown as number);
+}
+
 function exportId(ticket: Uint8Array): number {
   return new DataView(ticket.buffer, ticket.byteOffset, ticket.byteLength).getInt32(1, true);
 }
@@ -293,7 +303,7 @@ export class SessionCore {
         this.#scheduleKeepAlive(backoff + Math.random() * 1000);
       }
     }, delayMs);
-    Deno.unrefTimer(this.#keepAlive as unknown as number);
+    unrefOutsideNotebooks(this.#keepAlive);
   }
 
   /**
@@ -347,7 +357,7 @@ export class SessionCore {
     let newSession = false;
     for (let attempt = 0; this.state === "reconnecting"; attempt++) {
       const delay = Math.random() * Math.min(r.capMs, r.baseMs * 2 ** Math.min(attempt, 30));
-      await new Promise((res) => Deno.unrefTimer(setTimeout(res, delay) as unknown as number));
+      await new Promise((res) => unrefOutsideNotebooks(setTimeout(res, delay)));
       if (this.state !== "reconnecting") return;
       try {
         try {

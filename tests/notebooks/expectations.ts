@@ -32,6 +32,15 @@ export interface NotebookExpectation {
   timeoutSeconds?: number;
 }
 
+/**
+ * The server the notebooks run against. Its sessions last a minute rather than the 10 s of the default test
+ * server: under load the Deno kernel has been seen to stall its event loop for ~20 s (no timers, no stream
+ * data) while a cell awaited updates, and a 10 s session would expire in such a stall.
+ */
+export const NOTEBOOK_SERVER: { jvmArgs: string[] } = {
+  jvmArgs: ["-Xmx2g", "-Dhttp.session.durationMs=60000"],
+};
+
 /** Display ids of the project's live outputs start with this. */
 export const DISPLAY_ID_PREFIX = "dh-";
 
@@ -46,7 +55,7 @@ export const EXPECTATIONS: Record<string, NotebookExpectation> = {
   // The seed scenario: timeTable("PT1s").update(["X = 0.1 * i", "Y = sin(X)"]) shown live.
   "01_seed.ipynb": {
     needsServer: true,
-    liveTables: [{ columns: ["Timestamp", "X", "Y"] }],
+    liveTables: [{ columns: ["Timestamp", "X", "Y"] }, { columns: ["Rows", "MeanY", "MaxY", "LastX"] }],
     tables: [{ columns: ["Timestamp", "X", "Y"] }],
   },
   // A live Observable Plot of a ticking table.

@@ -15,6 +15,7 @@
 import assert from "node:assert/strict";
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { type DhServer, freePort, PROJECT_ROOT, RESULTS_DIR, sharedServer } from "../harness/server.ts";
+import { NOTEBOOK_SERVER } from "./expectations.ts";
 import { EXPECTATIONS } from "./expectations.ts";
 import { jupyterEnv, NOTEBOOKS_DIR, SCREENSHOTS_DIR, venvBin } from "./notebook_runner.ts";
 
@@ -340,7 +341,9 @@ Deno.test({
     const needsServer = [SEED, PLOT].some((n) => EXPECTATIONS[n]?.needsServer ?? true);
     const started = performance.now();
     const at = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
-    const server: DhServer | undefined = needsServer ? await sharedServer("default") : undefined;
+    const server: DhServer | undefined = needsServer
+      ? await sharedServer("notebooks", NOTEBOOK_SERVER)
+      : undefined;
     await Deno.mkdir(SCREENSHOTS_DIR, { recursive: true });
     const lab = await startJupyterLab(server ? { DH_HOST: server.host, DH_PORT: String(server.port) } : {});
     let browser: Browser | undefined;

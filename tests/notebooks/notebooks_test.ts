@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import { type DhServer, sharedServer } from "../harness/server.ts";
+import { NOTEBOOK_SERVER } from "./expectations.ts";
 import { DISPLAY_ID_PREFIX, EXPECTATIONS, type NotebookExpectation } from "./expectations.ts";
 import {
   joinText,
@@ -246,7 +247,7 @@ for (const name of listNotebooks()) {
       sanitizeResources: false,
       sanitizeOps: false,
       async fn() {
-        const server = expect.needsServer ? await sharedServer("default") : undefined;
+        const server = expect.needsServer ? await sharedServer("notebooks", NOTEBOOK_SERVER) : undefined;
         try {
           await checkNotebook(name, expect, server);
         } catch (e) {

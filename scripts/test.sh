@@ -45,17 +45,21 @@ if (($# == 0)); then
   set -- src/ tests/
 fi
 echo "test: deno test -A $*"
-deno test -A "$@" 2>&1 | tee test-results/test.log
+# One log per run, so that runs side by side do not mix their summaries; test.log points at the latest.
+log="$(mktemp test-results/test-XXXXXX.log)"
+deno test -A "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
+ln -sfn "$(basename "$log")" test-results/test.log
 
-summary="$(grep -E '^(ok|FAILED) \| [0-9]+ passed' test-results/test.log | tail -1)"
+summary="$(grep -aE '^(ok|FAILED) \| [0-9]+ passed' "$log" | tail -1)"
 if [[ -n "$summary" ]]; then
   passed="$(sed -E 's/.*\| ([0-9]+) passed.*/\1/' <<<"$summary")"
   failed="$(sed -E 's/.*\| ([0-9]+) failed.*/\1/' <<<"$summary")"
 else
   # deno stopped before running tests (type error, no test modules, ...)
   passed=0
-  failed=$((rc != 0 ? 1 : 0))
+  failed=1
+  ((rc == 0)) && rc=1
 fi
 failed=$((failed + ${#failed_checks[@]}))
 if ((${#failed_checks[@]} > 0)); then

@@ -1,7 +1,7 @@
 """Writes the example notebooks in notebooks/ from the cell sources below.
 
-Run: python3 scripts/make_notebooks.py && deno fmt notebooks/  (the .ipynb files are checked in; edit here,
-regenerate, format, commit).
+Run: python3 scripts/make_notebooks.py  (the .ipynb files are checked in and excluded from deno fmt: its
+check of .ipynb files proved flaky on a fresh clone; edit here, regenerate, commit).
 """
 import json
 import pathlib

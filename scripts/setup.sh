@@ -8,6 +8,7 @@
 # second run takes about a second. Cache dir: ${DH_DENO_CACHE:-$HOME/.cache/dh-deno}.
 # To add a step, write a `step_<name>` function and list it in STEPS below.
 # Usage: scripts/setup.sh [step ...]   (default: all steps, in order)
+# Steps outside the default list, run only when named: `bench` (what `deno task bench` needs).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,6 +25,7 @@ JUPYTER_PINS=(jupyterlab==4.6.6 nbclient==0.11.0 nbformat==5.11.1 jupyter_client
 export DENO_TLS_CA_STORE=system NO_COLOR=1 RUST_BACKTRACE=0
 
 STEPS=(deno java venv deno_install jupyter deno_kernel chromium playwright)
+EXTRA_STEPS=(bench)
 
 log() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
@@ -235,6 +237,29 @@ step_playwright() {
   log "playwright-core $want ok"
 }
 
+# (i) Only for the benchmark (not in STEPS): pydeephaven-ticking, the C++ Barrage peer, in the same venv.
+ticking_ok() {
+  [[ -x "$VENV/bin/python" ]] && "$VENV/bin/python" - "$DH_VERSION" <<'PY' >/dev/null 2>&1
+import sys
+from importlib.metadata import version
+assert version("pydeephaven-ticking") == sys.argv[1]
+import pydeephaven_ticking.table_listener  # noqa: F401
+PY
+}
+step_bench() {
+  [[ -x "$VENV/bin/python" ]] || die "the venv $VENV is missing; run scripts/setup.sh venv first"
+  if ticking_ok; then
+    log "pydeephaven-ticking $DH_VERSION ok"
+    return
+  fi
+  log "installing pydeephaven-ticking==$DH_VERSION into $VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "pydeephaven-ticking==$DH_VERSION" >&2 ||
+    die "pip could not install pydeephaven-ticking==$DH_VERSION; check the network access to PyPI"
+  ticking_ok || die "the venv at $VENV does not import pydeephaven_ticking $DH_VERSION after install"
+  venv_ok || die "installing pydeephaven-ticking broke deephaven-server/pydeephaven $DH_VERSION in $VENV"
+  log "pydeephaven-ticking $DH_VERSION ok"
+}
+
 main() {
   mkdir -p "$CACHE"
   # One setup at a time: test runs started together must not build the same venv twice.
@@ -244,7 +269,7 @@ main() {
   local -a chosen=("${STEPS[@]}")
   (($#)) && chosen=("$@")   # `setup.sh java venv` runs only those steps
   for step in "${chosen[@]}"; do
-    declare -F "step_$step" >/dev/null || die "unknown step '$step'; known steps: ${STEPS[*]}"
+    declare -F "step_$step" >/dev/null || die "unknown step '$step'; known steps: ${STEPS[*]} ${EXTRA_STEPS[*]}"
     "step_$step"
   done
 }

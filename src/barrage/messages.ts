@@ -162,7 +162,12 @@ export function decodeUpdateMetadata(appMetadata: Uint8Array): UpdateMetadata | 
     const m = BarrageUpdateMetadata.getRootAsBarrageUpdateMetadata(new flatbuffers.ByteBuffer(payload));
     const rs = (a: Int8Array | null) => (a ? decodeRowSet(u8(a) as Uint8Array) : undefined);
     const modifiedRows: RowSet[] = [];
-    for (let i = 0; i < m.modColumnNodesLength(); i++) {
+    const modColumns = m.modColumnNodesLength();
+    // Each entry takes at least a 4-byte offset; a larger count is damage that would loop for a long time.
+    if (modColumns * 4 > payload.length) {
+      throw malformed("more modified-column entries than the message holds");
+    }
+    for (let i = 0; i < modColumns; i++) {
       modifiedRows.push(rs(m.modColumnNodes(i)?.modifiedRowsArray() ?? null) ?? RowSet.EMPTY);
     }
     const shift = u8(m.shiftDataArray());

@@ -13,6 +13,7 @@
 
 import * as arrow from "apache-arrow";
 import { DeephavenError, GrpcCode } from "../errors.ts";
+import { checkArrowMessage } from "../session/arrow_guard.ts";
 import {
   type Chunk,
   type ColumnKind,
@@ -207,10 +208,20 @@ export function bigIntFromBytes(b: Uint8Array): bigint {
   return v;
 }
 
-/** Formats an unscaled value and scale as decimal text (`1234`, 2 → `"12.34"`). */
+/** Most zeros written out in plain decimal text; beyond that the exponent form is used. */
+const MAX_PLAIN_ZEROS = 1000;
+
+/**
+ * Formats an unscaled value and scale as decimal text (`1234`, 2 → `"12.34"`). A scale that would need more
+ * than 1000 padding zeros gives the exponent form instead (`1234`, -5000 → `"1234E+5000"`), so a damaged
+ * scale (any 32-bit value) cannot make a gigabyte string.
+ */
 export function decimalText(unscaled: bigint, scale: number): string {
   const neg = unscaled < 0n;
   let digits = (neg ? -unscaled : unscaled).toString();
+  if (-scale > MAX_PLAIN_ZEROS || scale - digits.length > MAX_PLAIN_ZEROS) {
+    return `${neg ? "-" : ""}${digits}E${scale > 0 ? "-" : "+"}${Math.abs(scale)}`;
+  }
   let s: string;
   if (scale <= 0) s = digits + "0".repeat(-scale);
   else {
@@ -266,10 +277,18 @@ function lists(cur: Cursor, field: arrow.Field): unknown[] {
   const validity = readValidity(cur, length, nullCount);
   const fixed = field.type.typeId === arrow.Type.FixedSizeList;
   const size = fixed ? (field.type as arrow.FixedSizeList).listSize : 0;
+  if (fixed && size <= 0 && length > 0) {
+    // Rows of a zero-size list carry no bytes, so nothing in the message bounds how many there are.
+    throw new DeephavenError(
+      `Column ${JSON.stringify(field.name)} is a fixed-size list of size 0, which is not supported`,
+      { code: GrpcCode.UNIMPLEMENTED },
+    );
+  }
   const o = fixed ? undefined : offsets(cur, length);
   const childField = (field.type as arrow.List).children[0];
   const childKind = columnKind(childField);
   const child = column(cur, childField) as unknown[];
+  if (fixed && length * size > child.length) throw malformed("a fixed-size list has fewer values than rows");
   const out = new Array<unknown>(length);
   for (let i = 0; i < length; i++) {
     if (!isValid(validity, i)) {
@@ -285,6 +304,16 @@ function lists(cur: Cursor, field: arrow.Field): unknown[] {
   return out;
 }
 
+/**
+ * `length` nulls that take no memory: an array-like whose every index reads `undefined`, which column
+ * storage reads as null. A column of a type this module does not decode holds only nulls, and its length
+ * (up to 2^31 - 1) is not bounded by the message size (a Null column has no buffers), so allocating it
+ * would let a few bytes of header cost gigabytes.
+ */
+function nulls(length: number): unknown[] {
+  return Object.freeze({ length }) as unknown as unknown[];
+}
+
 function skipUnknown(cur: Cursor, field: arrow.Field): unknown[] {
   const { length } = cur.nextNode();
   const t = field.type;
@@ -292,7 +321,7 @@ function skipUnknown(cur: Cursor, field: arrow.Field): unknown[] {
   const nBuffers = arrow.DataType.isNull(t) ? 0 : arrow.DataType.isStruct(t) ? 1 : 2;
   for (let i = 0; i < nBuffers; i++) cur.nextBuffer();
   for (const c of t.children ?? []) column(cur, c);
-  return new Array<unknown>(length).fill(null);
+  return nulls(length);
 }
 
 function column(cur: Cursor, field: arrow.Field): Chunk {
@@ -322,6 +351,7 @@ function column(cur: Cursor, field: arrow.Field): Chunk {
  * @returns The decoded batch.
  */
 export function decodeRecordBatch(header: Uint8Array, body: Uint8Array, schema: arrow.Schema): DecodedBatch {
+  checkArrowMessage(header);
   let msg: arrow.Message;
   try {
     msg = arrow.Message.decode(header);
@@ -337,10 +367,13 @@ export function decodeRecordBatch(header: Uint8Array, body: Uint8Array, schema: 
     }
     throw malformed("expected a RecordBatch message");
   }
-  const meta = msg.header() as unknown as arrow.RecordBatch & {
-    length: number;
-    compression: unknown;
-  };
+  let meta: arrow.RecordBatch & { length: number; compression: unknown };
+  try {
+    meta = msg.header() as unknown as arrow.RecordBatch & { length: number; compression: unknown };
+  } catch (e) {
+    // apache-arrow throws a TypeError for 64-bit lengths and offsets beyond 2^53.
+    throw malformed(`cannot decode the record batch header (${(e as Error).message})`);
+  }
   if (meta.compression) {
     throw new DeephavenError(
       "Compressed record batches are not supported; turn off compression on the server",

@@ -470,7 +470,7 @@ export async function subscribeTicket(
     }
     table.attach(stream.call);
     applier = new UpdateApplier(stream.schema, table, mode, true);
-    table.setState("live");
+    // The table stays stale until the fresh snapshot has replaced its rows (see the read loop).
     return true;
   };
   (async () => {
@@ -481,7 +481,11 @@ export async function subscribeTicket(
           const r = await stream.it.next();
           if (r.done) break;
           const m = applier.feed(r.value);
-          if (m) table.checkReady(m);
+          if (m) {
+            table.checkReady(m);
+            // After a resubscription, the first complete update replaced the rows: the table is current again.
+            if ((table.state as TableState) === "stale") table.setState("live");
+          }
         }
         failure = new DeephavenError(
           `${what}: the server ended the subscription; the table may have been released or the server stopped`,

@@ -8,6 +8,7 @@
 
 import { Message, MessageHeader, type Schema, type Table, tableFromIPC } from "apache-arrow";
 import { DeephavenError, GrpcCode } from "../errors.ts";
+import { checkArrowMessage } from "./arrow_guard.ts";
 
 /** The header and body of one Flight message. */
 export interface FlightPayload {
@@ -55,6 +56,7 @@ export function schemaFromHeader(bytes: Uint8Array): Schema {
  * @returns The schema.
  */
 export function schemaFromFlatbuffer(header: Uint8Array): Schema {
+  checkArrowMessage(header);
   let msg: Message;
   try {
     msg = Message.decode(header);
@@ -62,7 +64,11 @@ export function schemaFromFlatbuffer(header: Uint8Array): Schema {
     throw malformed(`cannot decode schema message (${(e as Error).message})`);
   }
   if (msg.headerType !== MessageHeader.Schema) throw malformed("expected a Schema message");
-  return msg.header() as Schema;
+  try {
+    return msg.header() as Schema;
+  } catch (e) {
+    throw malformed(`cannot decode schema message (${(e as Error).message})`);
+  }
 }
 
 function pad8(n: number): number {
@@ -80,6 +86,7 @@ export function flightToIpcChunks(messages: Iterable<FlightPayload>): Uint8Array
   const out: Uint8Array[] = [];
   for (const m of messages) {
     if (m.dataHeader.length === 0) continue; // metadata-only message
+    checkArrowMessage(m.dataHeader); // apache-arrow's reader trusts the header; a damaged one could hang it
     const hlen = pad8(m.dataHeader.length);
     const prefix = new Uint8Array(8 + hlen);
     const dv = new DataView(prefix.buffer);
@@ -100,17 +107,12 @@ export function flightToIpcChunks(messages: Iterable<FlightPayload>): Uint8Array
  * @returns The table.
  */
 export function tableFromFlight(messages: Iterable<FlightPayload>): Table {
+  // The chunks go to the reader as they are, not joined into one buffer: a body that starts at an 8-byte
+  // aligned offset (the transport aligns large ones) becomes the batch's buffers without a copy, and the
+  // reader copies a misaligned one itself.
   const chunks = flightToIpcChunks(messages);
-  let total = 0;
-  for (const c of chunks) total += c.length;
-  const bytes = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    bytes.set(c, off);
-    off += c.length;
-  }
   try {
-    return tableFromIPC(bytes);
+    return tableFromIPC(chunks);
   } catch (e) {
     throw malformed(`cannot read record batches (${(e as Error).message})`);
   }

@@ -173,6 +173,11 @@ export class ColumnStore {
   /** Values by slot: a typed array for fixed-width kinds, else a JS array. */
   data: Chunk;
   readonly #sentinel: number | bigint | undefined;
+  /**
+   * Slots below this hold a value or null. Typed storage past it (spare capacity from growing) is filled
+   * with null only when `ensureCapacity` hands it out, so memory that is never used is never touched.
+   */
+  #ready: number;
 
   /**
    * @param field The column's field.
@@ -187,6 +192,7 @@ export class ColumnStore {
     if (T && this.#sentinel !== undefined) {
       (this.data as unknown as { fill(v: unknown): void }).fill(this.#sentinel);
     }
+    this.#ready = capacity;
   }
 
   /** Column name. */
@@ -199,24 +205,28 @@ export class ColumnStore {
     return this.data.length;
   }
 
-  /** Grows storage to hold at least `n` slots (amortized doubling). */
+  /** Grows storage to hold at least `n` slots (amortized doubling); slots up to `n` read as null until written. */
   ensureCapacity(n: number): void {
-    if (n <= this.data.length) return;
-    const cap = Math.max(n, Math.ceil(this.data.length * 1.5), 16);
+    if (n <= this.#ready) return;
     const T = TYPED[this.kind];
     if (T) {
-      const next = new T(cap);
+      if (n > this.data.length) {
+        const next = new T(Math.max(n, Math.ceil(this.data.length * 1.5), 16));
+        // deno-lint-ignore no-explicit-any
+        (next as any).set((this.data as Int32Array).subarray(0, this.#ready));
+        this.data = next;
+      }
       // Slots never written read as null (e.g. columns outside a subscription's column set).
       // deno-lint-ignore no-explicit-any
-      if (this.#sentinel !== undefined) (next as any).fill(this.#sentinel, this.data.length);
-      // deno-lint-ignore no-explicit-any
-      (next as any).set(this.data);
-      this.data = next;
+      if (this.#sentinel !== undefined) (this.data as any).fill(this.#sentinel, this.#ready, n);
+      this.#ready = n;
     } else {
       const arr = this.data as unknown[];
       const old = arr.length;
+      const cap = Math.max(n, Math.ceil(old * 1.5), 16);
       arr.length = cap;
       arr.fill(null, old);
+      this.#ready = cap;
     }
   }
 
@@ -230,9 +240,25 @@ export class ColumnStore {
    * @param count Number of values.
    */
   write(chunk: Chunk, from: number, slots: Int32Array, slotsFrom: number, count: number): void {
-    const d = this.data as unknown[];
+    if (count <= 0) return;
+    const d = this.data;
+    if (ArrayBuffer.isView(d) && ArrayBuffer.isView(chunk) && d.constructor === chunk.constructor) {
+      const first = slots[slotsFrom];
+      if (isRun(slots, slotsFrom, count)) {
+        // Consecutive slots (a snapshot, an append): one block copy.
+        (d as Int32Array).set((chunk as Int32Array).subarray(from, from + count), first);
+      } else {
+        scatterTyped(d as TypedChunk, chunk as TypedChunk, from, slots, slotsFrom, count);
+      }
+      return;
+    }
+    if (Array.isArray(d) && Array.isArray(chunk)) {
+      scatterArray(d, chunk, from, slots, slotsFrom, count);
+      return;
+    }
+    const dd = d as unknown[];
     const c = chunk as unknown[];
-    for (let i = 0; i < count; i++) d[slots[slotsFrom + i]] = c[from + i];
+    for (let i = 0; i < count; i++) dd[slots[slotsFrom + i]] = c[from + i];
   }
 
   /** Clears a slot to null (frees object references; a reused slot reads null until written). */
@@ -273,6 +299,125 @@ export class ColumnStore {
   raw(slot: number): unknown {
     return (this.data as unknown[])[slot];
   }
+}
+
+/** A fixed-width chunk. */
+type TypedChunk = Exclude<Chunk, unknown[]>;
+
+/** The last answer of {@linkcode isRun} per slot array: every column of an update is written to the same slots. */
+const runs = new WeakMap<Int32Array, { from: number; count: number; run: boolean }>();
+
+/**
+ * Whether `slots[from .. from + count)` are consecutive numbers. The last answer is reused for the same
+ * array and range (slot arrays are made per update and not changed after).
+ */
+function isRun(slots: Int32Array, from: number, count: number): boolean {
+  const known = runs.get(slots);
+  if (known !== undefined && known.from === from && known.count === count) return known.run;
+  const first = slots[from];
+  let run = slots[from + count - 1] === first + count - 1;
+  for (let i = 1; run && i < count; i++) run = slots[from + i] === first + i;
+  runs.set(slots, { from, count, run });
+  return run;
+}
+
+/**
+ * Copies `count` values of a typed chunk into scattered slots as raw bits, through integer views of the
+ * value width: one monomorphic loop per width, and no `bigint` made per 64-bit value.
+ */
+function scatterTyped(
+  d: TypedChunk,
+  c: TypedChunk,
+  from: number,
+  slots: Int32Array,
+  slotsFrom: number,
+  count: number,
+): void {
+  const width = d.BYTES_PER_ELEMENT;
+  if (width === 8) {
+    const dw = new Int32Array(d.buffer, d.byteOffset, d.length * 2);
+    const cw = new Int32Array(c.buffer, c.byteOffset, c.length * 2);
+    scatter64(dw, cw, from, slots, slotsFrom, count);
+  } else if (width === 4) {
+    scatter32(
+      new Int32Array(d.buffer, d.byteOffset, d.length),
+      new Int32Array(c.buffer, c.byteOffset, c.length),
+      from,
+      slots,
+      slotsFrom,
+      count,
+    );
+  } else if (width === 2) {
+    scatter16(
+      new Uint16Array(d.buffer, d.byteOffset, d.length),
+      new Uint16Array(c.buffer, c.byteOffset, c.length),
+      from,
+      slots,
+      slotsFrom,
+      count,
+    );
+  } else {
+    scatter8(
+      new Int8Array(d.buffer, d.byteOffset, d.length),
+      new Int8Array(c.buffer, c.byteOffset, c.length),
+      from,
+      slots,
+      slotsFrom,
+      count,
+    );
+  }
+}
+
+function scatter64(
+  d: Int32Array,
+  c: Int32Array,
+  from: number,
+  slots: Int32Array,
+  at: number,
+  n: number,
+): void {
+  for (let i = 0; i < n; i++) {
+    const s = slots[at + i] * 2, v = (from + i) * 2;
+    d[s] = c[v];
+    d[s + 1] = c[v + 1];
+  }
+}
+
+function scatter32(
+  d: Int32Array,
+  c: Int32Array,
+  from: number,
+  slots: Int32Array,
+  at: number,
+  n: number,
+): void {
+  for (let i = 0; i < n; i++) d[slots[at + i]] = c[from + i];
+}
+
+function scatter16(
+  d: Uint16Array,
+  c: Uint16Array,
+  from: number,
+  slots: Int32Array,
+  at: number,
+  n: number,
+): void {
+  for (let i = 0; i < n; i++) d[slots[at + i]] = c[from + i];
+}
+
+function scatter8(d: Int8Array, c: Int8Array, from: number, slots: Int32Array, at: number, n: number): void {
+  for (let i = 0; i < n; i++) d[slots[at + i]] = c[from + i];
+}
+
+function scatterArray(
+  d: unknown[],
+  c: unknown[],
+  from: number,
+  slots: Int32Array,
+  at: number,
+  n: number,
+): void {
+  for (let i = 0; i < n; i++) d[slots[at + i]] = c[from + i];
 }
 
 /** Formats nanoseconds of the day as `HH:MM:SS[.fraction]`. */

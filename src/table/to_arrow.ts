@@ -38,6 +38,13 @@ export function decimalToBytes(text: string): Uint8Array {
   let t = text.trim();
   const neg = t.startsWith("-");
   if (neg || t.startsWith("+")) t = t.slice(1);
+  // The exponent form (`1234E+5000`) that decimalText uses for scales that need very many zeros.
+  let exponent = 0;
+  const e = t.search(/[eE]/);
+  if (e >= 0) {
+    exponent = Number(t.slice(e + 1));
+    t = t.slice(0, e);
+  }
   let [intPart, frac = ""] = t.split(".");
   // Strip trailing zeros as Java's stripTrailingZeros does.
   frac = frac.replace(/0+$/, "");
@@ -50,6 +57,7 @@ export function decimalToBytes(text: string): Uint8Array {
       digits = digits.slice(0, digits.length - m[0].length);
     }
   }
+  scale -= exponent;
   if (/^0*$/.test(digits)) {
     digits = "0";
     scale = 0;

@@ -12,6 +12,8 @@
 
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
+import { isIP } from "node:net";
+import http2 from "node:http2";
 import { DeephavenError, GrpcCode, grpcCodeName } from "../errors.ts";
 import { redact } from "./redact.ts";
 
@@ -89,6 +91,43 @@ export interface BidiCall<I, O> extends AsyncIterable<O> {
 const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 /** HTTP/2 flow-control window: 16 MiB keeps large snapshots flowing on one round trip. */
 const FLOW_CONTROL_WINDOW = 16 * 1024 * 1024;
+/** HTTP/2 SETTINGS_MAX_FRAME_SIZE this client advertises: the largest the protocol allows (2^24 - 1). */
+const MAX_FRAME_SIZE = 16_777_215;
+
+let frameSizeHooked = false;
+/** The flow-control windows of this module's channels: how their grpc-js sessions are recognised. */
+const channelWindows = new Set<number>();
+
+/**
+ * Lets the server send large HTTP/2 DATA frames. grpc-js has no option for SETTINGS_MAX_FRAME_SIZE, so with
+ * the default (16 KiB) the server cuts every multi-megabyte Flight message into hundreds of frames; on the
+ * benchmark machine that cost the server about twice the CPU and made DoGet of 44 MB take 1.5–2× as long.
+ * This wraps `node:http2`'s `connect` once, and adds the setting only to sessions that grpc-js opens for a
+ * {@linkcode Channel} (recognised by their socket factory and a channel's flow-control window) and that
+ * do not set a frame size themselves. Other users of `node:http2` are left as they are.
+ */
+function hookMaxFrameSize(window: number): void {
+  channelWindows.add(window);
+  if (frameSizeHooked) return;
+  frameSizeHooked = true;
+  const connect = http2.connect;
+  const hooked = function (this: unknown, authority: unknown, options?: unknown, listener?: unknown) {
+    const o = options as http2.SecureClientSessionOptions | undefined;
+    if (
+      o !== undefined && typeof o === "object" && typeof o.createConnection === "function" &&
+      channelWindows.has(o.settings?.initialWindowSize as number) && o.settings?.maxFrameSize === undefined
+    ) {
+      options = { ...o, settings: { ...o.settings, maxFrameSize: MAX_FRAME_SIZE } };
+    }
+    return (connect as (...a: unknown[]) => http2.ClientHttp2Session).call(
+      this,
+      authority,
+      options,
+      listener,
+    );
+  };
+  (http2 as { connect: unknown }).connect = hooked;
+}
 
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -97,6 +136,32 @@ function toBuffer(bytes: Uint8Array): Buffer {
 function pem(x: string | Uint8Array | undefined): Buffer | null {
   if (x === undefined) return null;
   return typeof x === "string" ? Buffer.from(x, "utf8") : toBuffer(x);
+}
+
+/**
+ * TLS credentials. grpc-js sends the target host as the TLS server name (SNI) even when it is an IP address,
+ * which SNI does not allow (RFC 6066) and Deno's `node:tls` refuses ("The property 'options.servername' must
+ * not be an IP address"), so TLS to `127.0.0.1` failed. For an IP address the server name is left out; the
+ * certificate is still verified against the address (its IP subject alternative names).
+ */
+function tlsCredentials(tls: TlsOptions): grpc.ChannelCredentials {
+  const creds = grpc.credentials.createSsl(
+    pem(tls.rootCerts),
+    pem(tls.clientPrivateKey),
+    pem(tls.clientCertChain),
+  );
+  type Connector = { connectionOptions?: { servername?: unknown } };
+  const c = creds as unknown as { _createSecureConnector?: (...args: unknown[]) => Connector };
+  const make = c._createSecureConnector;
+  if (typeof make === "function") {
+    c._createSecureConnector = function (this: unknown, ...args: unknown[]): Connector {
+      const connector = make.apply(this, args);
+      const o = connector?.connectionOptions;
+      if (o && typeof o.servername === "string" && isIP(o.servername) !== 0) delete o.servername;
+      return connector;
+    };
+  }
+  return creds;
 }
 
 /** Flattens grpc-js metadata into string headers (binary `-bin` entries are skipped). */
@@ -120,6 +185,28 @@ const HINTS: Record<number, string> = {
 };
 
 /**
+ * grpc-js's own diagnostics (turned on with GRPC_TRACE / GRPC_VERBOSITY) print response headers, and so the
+ * session's Bearer token: route them through {@linkcode redact}, with grpc-js's usual prefixes, to stderr.
+ */
+function installRedactingLogger(): void {
+  const out = (prefix: string) => (message?: unknown, ...rest: unknown[]) =>
+    console.error(
+      prefix + redact(String(message)),
+      ...rest.map((r) => (typeof r === "string" ? redact(r) : r)),
+    );
+  grpc.setLogger({ error: out("E "), info: out("I "), debug: out("D ") });
+}
+installRedactingLogger();
+
+/** What TLS handshake failures say (Deno's `node:tls` and rustls alerts). */
+const TLS_FAILURE =
+  /certificate|unable to verify|self[- ]signed|altnames|fatal alert|BadCertificate|CertificateUnknown|UnknownIssuer|handshake|wrong version number/i;
+const TLS_HINT =
+  "check the TLS settings: tlsRootCerts must hold the CA that signed the server's certificate, " +
+  "the certificate must name the host, and a server that asks for client certificates needs clientCertChain " +
+  "and clientPrivateKey";
+
+/**
  * Turns a grpc-js error (or anything thrown) into a {@linkcode DeephavenError}
  * whose message says what was being done, what the server said, and what to do.
  */
@@ -128,7 +215,8 @@ export function toDeephavenError(err: unknown, what: string, target: string): De
   const e = err as Partial<grpc.ServiceError> & { message?: string };
   const code = typeof e?.code === "number" ? e.code : GrpcCode.UNKNOWN;
   const details = redact(String(e?.details ?? e?.message ?? err));
-  const hint = HINTS[code];
+  const tlsFailure = code === GrpcCode.UNAVAILABLE && TLS_FAILURE.test(details);
+  const hint = tlsFailure ? TLS_HINT : HINTS[code];
   const unreachable = code === GrpcCode.UNAVAILABLE || code === GrpcCode.DEADLINE_EXCEEDED;
   const where = unreachable && !what.includes(target) ? ` at ${target}` : "";
   const msg = `${what} failed${where}: ${details || grpcCodeName(code)} (${grpcCodeName(code)})` +
@@ -173,9 +261,7 @@ export class Channel {
     this.#options = options;
     this.target = `${options.host}:${options.port}`;
     const tls = options.tls;
-    const creds = tls
-      ? grpc.credentials.createSsl(pem(tls.rootCerts), pem(tls.clientPrivateKey), pem(tls.clientCertChain))
-      : grpc.credentials.createInsecure();
+    const creds = tls ? tlsCredentials(tls) : grpc.credentials.createInsecure();
     const args: Record<string, string | number> = {
       "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
       "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
@@ -186,6 +272,8 @@ export class Channel {
       ...(tls?.serverNameOverride ? { "grpc.ssl_target_name_override": tls.serverNameOverride } : {}),
       ...options.channelArgs,
     };
+    const window = Number(args["grpc-node.flow_control_window"]);
+    if (window > 65_535) hookMaxFrameSize(window);
     this.#client = new grpc.Client(this.target, creds, args);
   }
 

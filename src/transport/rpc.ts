@@ -15,12 +15,19 @@ import {
   toBinary,
 } from "@bufbuild/protobuf";
 import type { MethodSpec } from "./channel.ts";
+import { type AlignableFlightData, alignFlightBody } from "./align.ts";
 
 const cache = new WeakMap<DescMethod, MethodSpec<unknown, unknown>>();
+
+/** Flight's data message: its body is moved to an aligned offset as it is decoded (see align.ts). */
+const FLIGHT_DATA = "arrow.flight.protocol.FlightData";
 
 /**
  * The codec and path of one generated RPC method. Requests are given in
  * protobuf-es init shape (plain objects); responses are decoded messages.
+ * Flight `FlightData` responses get their body 8-byte aligned in place when
+ * the buffer allows it ({@linkcode alignFlightBody}), so Arrow buffers can be
+ * read without a copy.
  *
  * @param method A method descriptor, e.g. `TableService.method.update`.
  * @returns The method spec for {@linkcode Channel} calls.
@@ -33,7 +40,13 @@ export function rpc<I extends DescMessage, O extends DescMessage>(
     spec = {
       path: `/${method.parent.typeName}/${method.name}`,
       serialize: (m: unknown) => toBinary(method.input, create(method.input, m as MessageInitShape<I>)),
-      deserialize: (b: Uint8Array) => fromBinary(method.output, b),
+      deserialize: method.output.typeName === FLIGHT_DATA
+        ? (b: Uint8Array) => {
+          const m = fromBinary(method.output, b);
+          alignFlightBody(m as unknown as AlignableFlightData, b);
+          return m;
+        }
+        : (b: Uint8Array) => fromBinary(method.output, b),
     };
     cache.set(method, spec);
   }

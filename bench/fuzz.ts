@@ -5,7 +5,8 @@
  *
  * Every case must end in data or a `DeephavenError`. Anything else is a finding:
  * - `crash`: another exception escaped;
- * - `slow`: the case took longer than `slowMs` (default 500 ms);
+ * - `slow`: the case took longer than `slowMs` (default 500 ms), also when run twice more (so a pause of the
+ *   process is not a finding);
  * - `alloc`: the process's heap plus external memory grew by more than 64 MiB + 256 × the input size during
  *   the case (a lower bound of what the case allocated, so this never fires for small allocations);
  * - `hang`: no progress for `stallMs` (default 20 s): the case was killed;
@@ -542,7 +543,21 @@ export function runRange(
       const where = (e?.stack ?? "").split("\n").slice(1, 4).map((l) => l.trim()).join(" < ");
       found({ ...base, kind: "crash", detail: `${c.how}: ${e?.name}: ${e?.message} at ${where}` });
     } else tally[c.target][outcome]++;
-    if (ms > slowMs) found({ ...base, kind: "slow", detail: `${c.how}: ${Math.round(ms)} ms` });
+    if (ms > slowMs) {
+      // A pause of the process (garbage collection, a busy machine) can make any case slow once: only a case
+      // that is slow again when repeated is a finding.
+      let best = ms;
+      for (let k = 0; k < 2 && best > slowMs; k++) {
+        const t1 = performance.now();
+        try {
+          c.run();
+        } catch {
+          // the outcome was recorded above
+        }
+        best = Math.min(best, performance.now() - t1);
+      }
+      if (best > slowMs) found({ ...base, kind: "slow", detail: `${c.how}: ${Math.round(best)} ms` });
+    }
     if (grown > 64 * 2 ** 20 + 256 * c.inputSize) {
       found({
         ...base,

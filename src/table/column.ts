@@ -305,19 +305,27 @@ export class ColumnStore {
 type TypedChunk = Exclude<Chunk, unknown[]>;
 
 /** The last answer of {@linkcode isRun} per slot array: every column of an update is written to the same slots. */
-const runs = new WeakMap<Int32Array, { from: number; count: number; run: boolean }>();
+const runs = new WeakMap<
+  Int32Array,
+  { from: number; count: number; first: number; last: number; run: boolean }
+>();
 
 /**
  * Whether `slots[from .. from + count)` are consecutive numbers. The last answer is reused for the same
  * array and range (slot arrays are made per update and not changed after).
  */
 function isRun(slots: Int32Array, from: number, count: number): boolean {
+  const first = slots[from], last = slots[from + count - 1];
   const known = runs.get(slots);
-  if (known !== undefined && known.from === from && known.count === count) return known.run;
-  const first = slots[from];
-  let run = slots[from + count - 1] === first + count - 1;
+  if (
+    known !== undefined && known.from === from && known.count === count && known.first === first &&
+    known.last === last
+  ) {
+    return known.run;
+  }
+  let run = last === first + count - 1;
   for (let i = 1; run && i < count; i++) run = slots[from + i] === first + i;
-  runs.set(slots, { from, count, run });
+  runs.set(slots, { from, count, first, last, run });
   return run;
 }
 

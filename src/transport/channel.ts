@@ -13,7 +13,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
 import { isIP } from "node:net";
-import http2 from "node:http2";
 import { DeephavenError, GrpcCode, grpcCodeName } from "../errors.ts";
 import { redact } from "./redact.ts";
 
@@ -91,43 +90,6 @@ export interface BidiCall<I, O> extends AsyncIterable<O> {
 const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 /** HTTP/2 flow-control window: 16 MiB keeps large snapshots flowing on one round trip. */
 const FLOW_CONTROL_WINDOW = 16 * 1024 * 1024;
-/** HTTP/2 SETTINGS_MAX_FRAME_SIZE this client advertises: the largest the protocol allows (2^24 - 1). */
-const MAX_FRAME_SIZE = 16_777_215;
-
-let frameSizeHooked = false;
-/** The flow-control windows of this module's channels: how their grpc-js sessions are recognised. */
-const channelWindows = new Set<number>();
-
-/**
- * Lets the server send large HTTP/2 DATA frames. grpc-js has no option for SETTINGS_MAX_FRAME_SIZE, so with
- * the default (16 KiB) the server cuts every multi-megabyte Flight message into hundreds of frames; on the
- * benchmark machine that cost the server about twice the CPU and made DoGet of 44 MB take 1.5–2× as long.
- * This wraps `node:http2`'s `connect` once, and adds the setting only to sessions that grpc-js opens for a
- * {@linkcode Channel} (recognised by their socket factory and a channel's flow-control window) and that
- * do not set a frame size themselves. Other users of `node:http2` are left as they are.
- */
-function hookMaxFrameSize(window: number): void {
-  channelWindows.add(window);
-  if (frameSizeHooked) return;
-  frameSizeHooked = true;
-  const connect = http2.connect;
-  const hooked = function (this: unknown, authority: unknown, options?: unknown, listener?: unknown) {
-    const o = options as http2.SecureClientSessionOptions | undefined;
-    if (
-      o !== undefined && typeof o === "object" && typeof o.createConnection === "function" &&
-      channelWindows.has(o.settings?.initialWindowSize as number) && o.settings?.maxFrameSize === undefined
-    ) {
-      options = { ...o, settings: { ...o.settings, maxFrameSize: MAX_FRAME_SIZE } };
-    }
-    return (connect as (...a: unknown[]) => http2.ClientHttp2Session).call(
-      this,
-      authority,
-      options,
-      listener,
-    );
-  };
-  (http2 as { connect: unknown }).connect = hooked;
-}
 
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -272,8 +234,6 @@ export class Channel {
       ...(tls?.serverNameOverride ? { "grpc.ssl_target_name_override": tls.serverNameOverride } : {}),
       ...options.channelArgs,
     };
-    const window = Number(args["grpc-node.flow_control_window"]);
-    if (window > 65_535) hookMaxFrameSize(window);
     this.#client = new grpc.Client(this.target, creds, args);
   }
 

@@ -11,6 +11,7 @@
  */
 
 import * as arrow from "apache-arrow";
+import { allocTyped, type GrowableTypedArray, growTyped } from "./grow.ts";
 
 /** How a column is stored and what its values look like in JS. */
 export type ColumnKind =
@@ -188,7 +189,7 @@ export class ColumnStore {
     this.kind = columnKind(field);
     this.#sentinel = nullSentinel(this.kind);
     const T = TYPED[this.kind];
-    this.data = T ? new T(capacity) : new Array<unknown>(capacity).fill(null);
+    this.data = T ? allocTyped(T, capacity) : new Array<unknown>(capacity).fill(null);
     if (T && this.#sentinel !== undefined) {
       (this.data as unknown as { fill(v: unknown): void }).fill(this.#sentinel);
     }
@@ -210,12 +211,7 @@ export class ColumnStore {
     if (n <= this.#ready) return;
     const T = TYPED[this.kind];
     if (T) {
-      if (n > this.data.length) {
-        const next = new T(Math.max(n, Math.ceil(this.data.length * 1.5), 16));
-        // deno-lint-ignore no-explicit-any
-        (next as any).set((this.data as Int32Array).subarray(0, this.#ready));
-        this.data = next;
-      }
+      if (n > this.data.length) this.data = growTyped(this.data as GrowableTypedArray, this.#ready, n);
       // Slots never written read as null (e.g. columns outside a subscription's column set).
       // deno-lint-ignore no-explicit-any
       if (this.#sentinel !== undefined) (this.data as any).fill(this.#sentinel, this.#ready, n);
@@ -279,25 +275,38 @@ export class ColumnStore {
    * for dates and times, strings for BigDecimal, arrays for lists, and `null`.
    */
   get(slot: number): unknown {
-    const v = (this.data as unknown[])[slot];
-    if (this.#sentinel !== undefined && v === this.#sentinel) return null;
-    switch (this.kind) {
-      case "bool":
-        return v === 1;
-      case "timestamp":
-        return new Date(Number((v as bigint) / 1_000_000n));
-      case "date":
-        return new Date(Number(v as bigint)).toISOString().slice(0, 10);
-      case "time":
-        return formatTimeNanos(v as bigint);
-      default:
-        return v ?? null;
-    }
+    return toJs(this.kind, (this.data as unknown[])[slot]);
   }
 
   /** The stored value without conversion (sentinels included). */
   raw(slot: number): unknown {
     return (this.data as unknown[])[slot];
+  }
+}
+
+/**
+ * Converts a stored value of a kind to what {@linkcode ColumnStore.get} returns: `null` for the kind's
+ * null sentinel, `null` and `undefined`; a boolean for `bool`; a `Date` for timestamps; ISO strings for
+ * dates and times; anything else as stored. The inverse of {@linkcode toRaw}.
+ *
+ * @param kind The column kind.
+ * @param v The stored value.
+ * @returns The JS value.
+ */
+export function toJs(kind: ColumnKind, v: unknown): unknown {
+  const s = nullSentinel(kind);
+  if (v === null || v === undefined || (s !== undefined && v === s)) return null;
+  switch (kind) {
+    case "bool":
+      return v === 1;
+    case "timestamp":
+      return new Date(Number((v as bigint) / 1_000_000n));
+    case "date":
+      return new Date(Number(v as bigint)).toISOString().slice(0, 10);
+    case "time":
+      return formatTimeNanos(v as bigint);
+    default:
+      return v;
   }
 }
 

@@ -17,6 +17,7 @@ import { DeephavenError, GrpcCode } from "../errors.ts";
 import { type Chunk, ColumnStore } from "./column.ts";
 import { RowSet, ShiftData } from "./rowset.ts";
 import { columnToArrow } from "./to_arrow.ts";
+import { growTyped } from "./grow.ts";
 
 /** The life state of a local table. */
 export type TableState = "live" | "snapshot" | "stale" | "failed" | "closed";
@@ -534,9 +535,7 @@ export class LocalTable {
 
   #ensurePosCapacity(n: number): void {
     if (n <= this.#posToSlot.length) return;
-    const next = new Int32Array(Math.max(n, this.#posToSlot.length * 2));
-    next.set(this.#posToSlot.subarray(0, this.#size));
-    this.#posToSlot = next;
+    this.#posToSlot = growTyped(this.#posToSlot, this.#size, n);
   }
 
   /** Removes rows at the given position ranges (flat [first, last] pairs, ascending); returns their slots. */
@@ -749,9 +748,7 @@ export class LocalTable {
   positionOfSlot(slot: number): number {
     if (this.#posValidUpTo < this.#size) {
       if (this.#slotToPos.length < this.#slotHigh) {
-        const next = new Int32Array(Math.max(this.#slotHigh, this.#slotToPos.length * 2, 16));
-        next.set(this.#slotToPos);
-        this.#slotToPos = next;
+        this.#slotToPos = growTyped(this.#slotToPos, this.#slotToPos.length, this.#slotHigh);
       }
       const p = this.#posToSlot, sp = this.#slotToPos;
       for (let i = this.#posValidUpTo; i < this.#size; i++) sp[p[i]] = i;

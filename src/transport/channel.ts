@@ -15,6 +15,7 @@ import { Buffer } from "node:buffer";
 import { isIP } from "node:net";
 import { DeephavenError, GrpcCode, grpcCodeName } from "../errors.ts";
 import { redact } from "./redact.ts";
+import { installStreamDecoder } from "./stream_decoder.ts";
 
 /** How to serialize a request and deserialize a response of one RPC. */
 export interface MethodSpec<I, O> {
@@ -234,6 +235,8 @@ export class Channel {
       ...(tls?.serverNameOverride ? { "grpc.ssl_target_name_override": tls.serverNameOverride } : {}),
       ...options.channelArgs,
     };
+    // Large messages are framed as they arrive, Flight bodies 8-aligned (see stream_decoder.ts).
+    installStreamDecoder();
     this.#client = new grpc.Client(this.target, creds, args);
   }
 

@@ -1,0 +1,82 @@
+/**
+ * Growable typed storage without copies for large tables.
+ *
+ * Typed arrays of fixed length must be copied to grow, and for a table of millions of rows one such copy
+ * (allocation, page faults, the copy, and the old buffer's collection) stalls a live update by tens of
+ * milliseconds. Past {@linkcode RESIZABLE_FROM_BYTES}, storage therefore lives in a resizable `ArrayBuffer`
+ * that reserves address space (64× its first size, at least 1 GiB) and commits memory only as it grows:
+ * growth resizes in place and the typed array (length-tracking) stays the same object; past the reserve,
+ * storage moves once into a new, larger reservation.
+ *
+ * @module
+ */
+
+/** Typed arrays used for column storage and row indexes. */
+export type GrowableTypedArray =
+  | Int8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | BigInt64Array
+  | Float32Array
+  | Float64Array;
+
+/** Constructors of {@linkcode GrowableTypedArray}. */
+export type GrowableTypedArrayConstructor =
+  | Int8ArrayConstructor
+  | Int16ArrayConstructor
+  | Uint16ArrayConstructor
+  | Int32ArrayConstructor
+  | BigInt64ArrayConstructor
+  | Float32ArrayConstructor
+  | Float64ArrayConstructor;
+
+/** Storage at least this large is kept in a resizable buffer (smaller storage is cheap to copy). */
+export const RESIZABLE_FROM_BYTES = 256 * 1024;
+/** A resizable buffer reserves this many times its first size (at least 1 GiB, at most a table's limit). */
+const RESERVE_FACTOR = 64;
+/** Slots are `Int32Array` entries, so no storage needs more elements than this. */
+const MAX_ELEMENTS = 2 ** 31;
+
+/**
+ * Returns typed storage of the same type as `current` with room for at least `n` elements, whose first
+ * `used` elements equal those of `current`. That is `current` itself when it is large enough or could grow
+ * in place; else a new array of about 1.5× the size. Elements past `used` are unspecified (zero in new
+ * memory).
+ */
+export function growTyped<A extends GrowableTypedArray>(current: A, used: number, n: number): A {
+  if (n <= current.length) return current;
+  const bpe = current.BYTES_PER_ELEMENT;
+  const capacity = Math.min(Math.max(n, Math.ceil(current.length * 1.5), 16), MAX_ELEMENTS);
+  if (n > capacity) {
+    throw new RangeError(
+      `Table storage cannot hold ${n} rows; at most ${MAX_ELEMENTS} rows fit in one table`,
+    );
+  }
+  const buffer = current.buffer as ArrayBuffer;
+  if (buffer.resizable && current.byteOffset === 0 && capacity * bpe <= buffer.maxByteLength) {
+    buffer.resize(capacity * bpe);
+    return current; // length-tracking: it now covers the whole buffer
+  }
+  const next = allocTyped(current.constructor as GrowableTypedArrayConstructor, capacity) as A;
+  // deno-lint-ignore no-explicit-any
+  (next as any).set(current.subarray(0, used));
+  return next;
+}
+
+/**
+ * A zero-filled typed array of `capacity` elements; in a resizable buffer when it is at least
+ * {@linkcode RESIZABLE_FROM_BYTES} large.
+ */
+export function allocTyped(T: GrowableTypedArrayConstructor, capacity: number): GrowableTypedArray {
+  const bytes = capacity * T.BYTES_PER_ELEMENT;
+  if (bytes >= RESIZABLE_FROM_BYTES) {
+    try {
+      const reserve = Math.min(Math.max(bytes * RESERVE_FACTOR, 2 ** 30), MAX_ELEMENTS * T.BYTES_PER_ELEMENT);
+      return new T(new ArrayBuffer(bytes, { maxByteLength: Math.max(reserve, bytes) }));
+    } catch {
+      // No address space to reserve: fall back to a buffer of fixed size (grown by copying).
+    }
+  }
+  return new T(capacity);
+}

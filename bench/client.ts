@@ -21,6 +21,7 @@
 
 import { parseArgs } from "node:util";
 import process from "node:process";
+import http2 from "node:http2";
 import * as arrow from "apache-arrow";
 import { barrageSession, type LocalTable, localTableFromArrow, Session, tableBundle } from "../mod.ts";
 import { Channel, type MethodSpec } from "../src/transport/channel.ts";
@@ -252,9 +253,82 @@ function staticRunner(mode: string): Promise<StaticRunner> {
       return rawRunner(false);
     case "raw-exchange":
       return rawRunner(true);
+    case "raw-h2-doget":
+      return bareH2Runner();
     default:
-      throw new Error(`Unknown static mode ${mode}; use doget, bsnap, raw-doget or raw-exchange`);
+      throw new Error(
+        `Unknown static mode ${mode}; use doget, bsnap, raw-doget, raw-exchange or raw-h2-doget`,
+      );
   }
+}
+
+/**
+ * A second ceiling, below grpc-js: the same DoGet (after the same FetchTable) over a bare `node:http2`
+ * session with the same windows, its gRPC frames counted and dropped. The gap between it and the raw sink
+ * is grpc-js's; the gap between it and pydeephaven is Deno's HTTP/2 and the machine's.
+ */
+async function bareH2Runner(): Promise<StaticRunner> {
+  const session = await Session.connect({ host, port, reconnect: false });
+  const core = sessionCoreOf(session);
+  const window = 16 * 1024 * 1024;
+  const h2 = http2.connect(`http://${host}:${port}`, { settings: { initialWindowSize: window } });
+  await new Promise<void>((resolve, reject) => {
+    h2.once("connect", () => resolve());
+    h2.once("error", reject);
+  });
+  h2.setLocalWindowSize(window);
+  const drain = (ticket: Uint8Array): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const body = new Uint8Array(5 + 2 + ticket.length);
+      new DataView(body.buffer).setUint32(1, 2 + ticket.length);
+      body.set([0x0a, ticket.length], 5); // Ticket { bytes ticket = 1 } (short tickets only)
+      body.set(ticket, 7);
+      const req = h2.request({
+        ":method": "POST",
+        ":path": "/arrow.flight.protocol.FlightService/DoGet",
+        "content-type": "application/grpc",
+        te: "trailers",
+        authorization: core.auth.header(),
+      });
+      // The gRPC framing only: a 5-byte prefix (flag, big-endian length), then that many bytes.
+      let messages = 0, need = 0, prefix = 0, length = 0;
+      req.on("data", (chunk: Uint8Array) => {
+        for (let at = 0; at < chunk.length;) {
+          if (need > 0) {
+            const take = Math.min(need, chunk.length - at);
+            need -= take;
+            at += take;
+            continue;
+          }
+          if (prefix >= 1) length = length * 256 + chunk[at];
+          at++;
+          if (++prefix === 5) {
+            messages++;
+            need = length;
+            prefix = 0;
+            length = 0;
+          }
+        }
+      });
+      req.on("trailers", (t) => {
+        if (t["grpc-status"] !== "0") reject(new Error(`bare DoGet failed: ${t["grpc-status"]}`));
+      });
+      req.on("end", () => resolve(messages));
+      req.on("error", reject);
+      req.end(body);
+    });
+  return {
+    rep: (name) =>
+      measure(async () => {
+        const ref = session.openTable(name);
+        await ref.ready();
+        return { rows: await drain(ref.ticket) };
+      }),
+    async close() {
+      h2.close();
+      await session.close();
+    },
+  };
 }
 
 /** `--reps N` repetitions of one static mode on one table, as one JSON result. */

@@ -14,14 +14,7 @@
 import * as arrow from "apache-arrow";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { checkArrowMessage } from "../session/arrow_guard.ts";
-import {
-  type Chunk,
-  type ColumnKind,
-  columnKind,
-  formatTimeNanos,
-  nullSentinel,
-  TYPED,
-} from "../table/column.ts";
+import { type Chunk, type ColumnKind, columnKind, nullSentinel, toJs, TYPED } from "../table/column.ts";
 
 /** One decoded record batch: a chunk per schema column (lengths may differ). */
 export interface DecodedBatch {
@@ -254,24 +247,6 @@ function binaries(cur: Cursor, kind: ColumnKind): unknown[] {
   return out;
 }
 
-/** Converts a stored value of `kind` into what `get()` returns (for list elements). */
-function jsValue(kind: ColumnKind, v: unknown): unknown {
-  const s = nullSentinel(kind);
-  if (v === null || v === undefined || (s !== undefined && v === s)) return null;
-  switch (kind) {
-    case "bool":
-      return v === 1;
-    case "timestamp":
-      return new Date(Number((v as bigint) / 1_000_000n));
-    case "date":
-      return new Date(Number(v as bigint)).toISOString().slice(0, 10);
-    case "time":
-      return formatTimeNanos(v as bigint);
-    default:
-      return v;
-  }
-}
-
 function lists(cur: Cursor, field: arrow.Field): unknown[] {
   const { length, nullCount } = cur.nextNode();
   const validity = readValidity(cur, length, nullCount);
@@ -298,7 +273,7 @@ function lists(cur: Cursor, field: arrow.Field): unknown[] {
     const start = o ? o[i] : i * size, end = o ? o[i + 1] : (i + 1) * size;
     if (end > child.length) throw malformed("list offsets run past the list values");
     const row = new Array<unknown>(end - start);
-    for (let j = start; j < end; j++) row[j - start] = jsValue(childKind, child[j]);
+    for (let j = start; j < end; j++) row[j - start] = toJs(childKind, child[j]);
     out[i] = row;
   }
   return out;

@@ -69,7 +69,8 @@ Prints each update as it arrives (JSON lines), or a refreshed table on a termina
 
   --columns A,B          only these columns
   --viewport FIRST:LAST  only these rows, by position
-  --updates N            stop after N updates (default: run until interrupted)
+  --updates N            stop after N updates, the initial snapshot being the first
+                         (default: run until interrupted)
   --format FMT           jsonl (default when not a terminal) | table (default on a terminal)
 
 ${TABLE_HELP}
@@ -278,7 +279,8 @@ async function subscribe(p: Parsed): Promise<void> {
       }
     };
     show("snapshot", live.size, 0, 0);
-    let count = 0;
+    // The snapshot counts as the first update, so `--updates 1` also ends on a table that never changes.
+    let count = 1;
     if (count < limit) {
       for await (const u of live.updates()) {
         show("update", u.added.size, u.removed.size, u.modified.size);

@@ -35,14 +35,16 @@ export type GrowableTypedArrayConstructor =
 export const RESIZABLE_FROM_BYTES = 256 * 1024;
 /** A resizable buffer reserves this many times its first size (at least 1 GiB, at most a table's limit). */
 const RESERVE_FACTOR = 64;
+/** Resizable storage grows in steps of this many bytes. */
+const RESIZE_STEP_BYTES = 64 * 1024;
 /** Slots are `Int32Array` entries, so no storage needs more elements than this. */
 const MAX_ELEMENTS = 2 ** 31;
 
 /**
  * Returns typed storage of the same type as `current` with room for at least `n` elements, whose first
  * `used` elements equal those of `current`. That is `current` itself when it is large enough or could grow
- * in place; else a new array of about 1.5× the size. Elements past `used` are unspecified (zero in new
- * memory).
+ * in place (to `n` rounded up to 64 KiB: memory is committed only as it is used); else a new array of
+ * about 1.5× the size. Elements past `used` are unspecified (zero in new memory).
  */
 export function growTyped<A extends GrowableTypedArray>(current: A, used: number, n: number): A {
   if (n <= current.length) return current;
@@ -54,8 +56,13 @@ export function growTyped<A extends GrowableTypedArray>(current: A, used: number
     );
   }
   const buffer = current.buffer as ArrayBuffer;
-  if (buffer.resizable && current.byteOffset === 0 && capacity * bpe <= buffer.maxByteLength) {
-    buffer.resize(capacity * bpe);
+  if (buffer.resizable && current.byteOffset === 0 && n * bpe <= buffer.maxByteLength) {
+    // In place, so no spare room is needed: grow to `n` rounded up to a step of pages (fewer resizes).
+    const bytes = Math.min(
+      Math.ceil((n * bpe) / RESIZE_STEP_BYTES) * RESIZE_STEP_BYTES,
+      buffer.maxByteLength,
+    );
+    buffer.resize(bytes - (bytes % bpe));
     return current; // length-tracking: it now covers the whole buffer
   }
   const next = allocTyped(current.constructor as GrowableTypedArrayConstructor, capacity) as A;

@@ -1,7 +1,7 @@
 /**
  * Helpers shared by the Barrage acceptance tests: listing the differences of two apache-arrow tables (with
- * the row and column of every mismatch, on top of tests/helpers/arrow_equal.ts), and waiting for a local
- * table to reach a condition with a deadline.
+ * the row and column of every mismatch, on top of tests/helpers/arrow_equal.ts), and waiting for updates of
+ * a local table with a deadline (on top of tests/helpers/wait.ts).
  *
  * @module
  */
@@ -10,8 +10,10 @@ import type * as arrow from "apache-arrow";
 import { DeephavenError, GrpcCode } from "../../src/errors.ts";
 import type { LocalTable } from "../../src/table/local_table.ts";
 import { cellEqual, showCell, vectorCells } from "../helpers/arrow_equal.ts";
+import { waitUntil } from "../helpers/wait.ts";
 
 export { assertArrowEqual } from "../helpers/arrow_equal.ts";
+export { waitUntil } from "../helpers/wait.ts";
 
 /** Options of {@linkcode arrowDiffs}. */
 export interface DiffOptions {
@@ -56,41 +58,6 @@ export function arrowDiffs(actual: arrow.Table, expected: arrow.Table, options: 
     }
   }
   return out;
-}
-
-/**
- * Waits until `cond()` holds, checking after every update and state change of `table`, or until the deadline.
- * It never sleeps: it wakes on table events (and once at the deadline).
- *
- * @param table The local table to watch.
- * @param cond The condition; checked at once and after each event.
- * @param timeoutMs The deadline in milliseconds.
- * @returns `true` when the condition held, `false` at the deadline or when the table closed or failed.
- */
-export async function waitUntil(table: LocalTable, cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  if (cond()) return true;
-  let wake: () => void = () => {};
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const offU = table.onUpdate(() => wake());
-  const offS = table.onStateChange(() => wake());
-  const deadline = Date.now() + timeoutMs;
-  try {
-    while (true) {
-      const left = deadline - Date.now();
-      if (left <= 0) return cond();
-      await new Promise<void>((r) => {
-        wake = r;
-        timer = setTimeout(r, left);
-      });
-      clearTimeout(timer);
-      if (cond()) return true;
-      if (table.state === "closed" || table.state === "failed") return false;
-    }
-  } finally {
-    clearTimeout(timer);
-    offU();
-    offS();
-  }
 }
 
 /**

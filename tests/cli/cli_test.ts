@@ -1,7 +1,8 @@
 /**
  * The command line against the real server, run as a subprocess (`deno run -A src/cli/main.ts ...`):
  * `snapshot` to .arrow/.csv/.json/.parquet from `--table`, `--ticket HEX` and a `dh+plain://` URI, read back
- * and compared with a DoGet of the source; `subscribe --updates 2` on a ticking table; `tables`; `--help`;
+ * and compared with a DoGet of the source; `subscribe --updates N` on a ticking and on a static table;
+ * `tables`; `--help`;
  * usage errors (one line, exit 2); an unreachable server (one line, exit 1); PSK auth from the environment
  * without the key ever showing. Also `resolveUri` (subscribe and snapshot) and `parseUri`.
  */
@@ -30,7 +31,7 @@ import {
   parseIsoNanos,
   show,
   tableDiffs,
-  waitFor,
+  waitUntil,
 } from "../query/_compare.ts";
 
 const MAIN = `${PROJECT_ROOT}/src/cli/main.ts`;
@@ -418,7 +419,7 @@ serverTest(
   },
 );
 
-serverTest("subscribe --updates 2 prints the snapshot and two updates as JSON lines", {}, async (server) => {
+serverTest("subscribe --updates 3 prints the snapshot and two updates as JSON lines", {}, async (server) => {
   const { host, port } = server;
   const name = `cli_tick_${crypto.randomUUID().replaceAll("-", "")}`;
   await using session = await Session.connect({ host, port });
@@ -426,7 +427,7 @@ serverTest("subscribe --updates 2 prints the snapshot and two updates as JSON li
     `from deephaven import time_table\n${name} = time_table("PT0.2s").update("X = (int) i")`,
   );
   try {
-    const args = ["subscribe", "--table", name, "--host", host, "--port", String(port), "--updates", "2"];
+    const args = ["subscribe", "--table", name, "--host", host, "--port", String(port), "--updates", "3"];
     const r = await cli(args, {}, 60_000);
     assert.equal(r.code, 0, describe(args, r));
     const lines = r.stdout.trimEnd().split("\n");
@@ -452,7 +453,7 @@ serverTest("subscribe --updates 2 prints the snapshot and two updates as JSON li
       "subscribe",
       `dh+plain://${host}:${port}/scope/${name}`,
       "--updates",
-      "1",
+      "2",
       "--columns",
       "X",
     ];
@@ -463,6 +464,37 @@ serverTest("subscribe --updates 2 prints the snapshot and two updates as JSON li
     for (const m of viaUriLines) {
       if (m.size > 0) assert.deepEqual(Object.keys(m.last), ["X"], "only X is shown");
     }
+  } finally {
+    await session.runScript(`del ${name}`);
+  }
+});
+
+serverTest("subscribe --updates 1 on a static table ends after the snapshot", {}, async (server) => {
+  const { host, port } = server;
+  const name = `cli_static_${crypto.randomUUID().replaceAll("-", "")}`;
+  await using session = await Session.connect({ host, port });
+  await session.runScript(`from deephaven import empty_table\n${name} = empty_table(5).update("X = i * 10")`);
+  try {
+    const conn = ["--host", host, "--port", String(port)];
+    // A static table never sends an update: the snapshot is the one update asked for.
+    const args = ["subscribe", "--table", name, ...conn, "--updates", "1"];
+    const r = await cli(args, {}, 30_000);
+    assert.equal(r.code, 0, describe(args, r));
+    assert.deepEqual(
+      r.stdout.trimEnd().split("\n").map((l) => JSON.parse(l)),
+      [{ kind: "snapshot", size: 5, added: 5, removed: 0, modified: 0, last: { X: 40 } }],
+      describe(args, r),
+    );
+    // The table format shows every row.
+    const table = ["subscribe", "--table", name, ...conn, "--updates", "1", "--format", "table"];
+    const t = await cli(table, {}, 30_000);
+    assert.equal(t.code, 0, describe(table, t));
+    const lines = t.stdout.trimEnd().split("\n");
+    assert.deepEqual(
+      lines.slice(-6),
+      ["0", "10", "20", "30", "40", "(5 rows × 1 columns)"],
+      describe(table, t),
+    );
   } finally {
     await session.runScript(`del ${name}`);
   }
@@ -572,7 +604,7 @@ serverTest("resolveUri of a scope table subscribes to it and snapshots it", {}, 
     const tick = await resolveUri(uri(ticking), { minUpdateIntervalMs: 100 }) as LiveTable;
     const evens = tick.where((r) => (r.X as number) % 2 === 0);
     const before = tick.size;
-    assert.ok(await waitFor(tick, () => tick.size >= before + 3, 15_000), "the subscription ticks");
+    assert.ok(await waitUntil(tick, () => tick.size >= before + 3, 15_000), "the subscription ticks");
     const xs = tick.column("X") as number[];
     assert.deepEqual(xs, xs.map((_, i) => i));
     assert.equal(evens.size, Math.ceil(tick.size / 2));

@@ -1,13 +1,14 @@
 /**
  * Helpers of the local query, export and CLI acceptance tests: comparing apache-arrow tables row by row (in
  * order, or as sets of rows sorted by key columns, with a relative tolerance for chosen double columns), and
- * waiting for a local table to reach a condition with a deadline (woken by its events, never by sleeping).
+ * parsing timestamps and CSV. Waiting for a local table is tests/helpers/wait.ts (re-exported here).
  *
  * @module
  */
 
 import * as arrow from "apache-arrow";
-import type { LocalTable } from "../../src/table/local_table.ts";
+
+export { waitUntil } from "../helpers/wait.ts";
 
 /** A cell made comparable: numbers (NaN included), bigints, strings, booleans, timestamps as ms, null. */
 export type Cell = null | number | bigint | string | boolean;
@@ -123,40 +124,6 @@ export function tableDiffs(
     out.push(`actual rows: ${show(a.slice(0, 8))}`, `expected rows: ${show(e.slice(0, 8))}`);
   }
   return out;
-}
-
-/**
- * Waits until `cond()` holds, checking after every update and state change of `table`, or until the deadline.
- *
- * @param table The local table to watch.
- * @param cond The condition; checked at once and after each event.
- * @param timeoutMs The deadline in milliseconds.
- * @returns `true` when the condition held, `false` at the deadline or when the table closed or failed.
- */
-export async function waitFor(table: LocalTable, cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  if (cond()) return true;
-  let wake: () => void = () => {};
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const offU = table.onUpdate(() => wake());
-  const offS = table.onStateChange(() => wake());
-  const deadline = Date.now() + timeoutMs;
-  try {
-    while (true) {
-      const left = deadline - Date.now();
-      if (left <= 0) return cond();
-      await new Promise<void>((r) => {
-        wake = r;
-        timer = setTimeout(r, left);
-      });
-      clearTimeout(timer);
-      if (cond()) return true;
-      if (table.state === "closed" || table.state === "failed") return false;
-    }
-  } finally {
-    clearTimeout(timer);
-    offU();
-    offS();
-  }
 }
 
 /** Timestamps as nanoseconds since the epoch, from the raw Arrow values of a column. */

@@ -16,7 +16,7 @@ import type * as arrow from "apache-arrow";
 import { barrageSession, type LocalTable, Session, type TableUpdate } from "../../mod.ts";
 import { scopeTicket } from "../../src/session/ticket.ts";
 import { serverTest } from "../harness/server.ts";
-import { type TableDiffOptions, tableDiffs, waitFor } from "./_compare.ts";
+import { type TableDiffOptions, tableDiffs, waitUntil } from "./_compare.ts";
 
 const SEEDS = [1, 2, 3, 4, 5, 6];
 const STEPS = 8;
@@ -216,7 +216,7 @@ serverTest(
               }
             };
             const expectedSrc = await ref("src");
-            const caughtUp = await waitFor(
+            const caughtUp = await waitUntil(
               src,
               () => tableDiffs(src.toArrow(), expectedSrc, { limit: 1 }).length === 0,
               WAIT_MS,
@@ -295,9 +295,9 @@ serverTest(
           if (iterated.length >= 3) break;
         }
       })();
-      assert.ok(await waitFor(big, () => iterated.length >= 3, WAIT_MS), "updates() yielded 3 updates");
+      assert.ok(await waitUntil(big, () => iterated.length >= 3, WAIT_MS), "updates() yielded 3 updates");
       await iterating;
-      assert.ok(await waitFor(counts, () => seen.length >= 2, WAIT_MS), "the countBy table fired onUpdate");
+      assert.ok(await waitUntil(counts, () => seen.length >= 2, WAIT_MS), "the countBy table fired onUpdate");
       assert.ok(seen.every((u) => u.modified.size + u.added.size > 0), "each countBy update changes a count");
       const total = counts.column("Count").reduce((s: bigint, c) => s + (c as bigint), 0n);
       assert.equal(total, BigInt(big.size), "the counts add up to the rows");

@@ -163,6 +163,19 @@ async function setUp(proxy: TcpProxy) {
   return { session, bs, tickingRef, staticRef, ticking, stat };
 }
 
+/**
+ * After a recovery: waits until `ticking` grows, then compares `stat` with a fresh snapshot of `static100`
+ * and `ticking` with a fresh snapshot of its source (the rows it had before the wait, at least).
+ */
+async function assertTicksAndMatchesSnapshots(
+  t: Pick<Awaited<ReturnType<typeof setUp>>, "ticking" | "tickingRef" | "stat" | "staticRef">,
+): Promise<void> {
+  const size = t.ticking.size;
+  assert.ok(await waitUntil(t.ticking, () => t.ticking.size > size, 15_000), "ticking again");
+  assertMatchesSnapshot("static100", t.stat, await t.staticRef.toArrow(), "equal");
+  assertMatchesSnapshot("ticking", t.ticking, await t.tickingRef.toArrow(), "prefix", size);
+}
+
 Deno.test({
   name: "R2: a paused connection is detected by the keep-alives, and the client recovers when it flows again",
   sanitizeOps: false,
@@ -209,10 +222,7 @@ Deno.test({
         "the server expired the session during the pause, so the client logged in again",
       );
 
-      const size = ticking.size;
-      assert.ok(await waitUntil(ticking, () => ticking.size > size, 15_000), "ticking again");
-      assertMatchesSnapshot("static100", stat, await staticRef.toArrow(), "equal");
-      assertMatchesSnapshot("ticking", ticking, await tickingRef.toArrow(), "prefix", size);
+      await assertTicksAndMatchesSnapshots({ ticking, tickingRef, stat, staticRef });
       log.stop();
     } finally {
       ticking.close();
@@ -266,10 +276,7 @@ Deno.test({
       assert.equal(resub.n, 1);
       assert.ok(proxy.accepted > acceptedBefore, "the client opened a new connection through the proxy");
 
-      const size = ticking.size;
-      assert.ok(await waitUntil(ticking, () => ticking.size > size, 15_000), "ticking again");
-      assertMatchesSnapshot("static100", stat, await staticRef.toArrow(), "equal");
-      assertMatchesSnapshot("ticking", ticking, await tickingRef.toArrow(), "prefix", size);
+      await assertTicksAndMatchesSnapshots({ ticking, tickingRef, stat, staticRef });
       log.stop();
     } finally {
       ticking.close();

@@ -813,7 +813,8 @@ if (!flags["no-readme"]) {
     `${head}\n\`deno task bench\` (or \`bash scripts/bench.sh\`: it installs what it needs, pydeephaven-ticking ` +
     `included; \`--help\` for options) ` +
     `measures this module against pydeephaven, pydeephaven-ticking and a raw sink on one embedded server; ` +
-    `see bench/run.ts. Latest results (bench/results/latest.md):\n\n${md.replace(/^### /gm, "#### ")}`;
+    `see bench/run.ts. Where the time goes for the goals not met: bench/results/profiles.md. Latest results ` +
+    `(bench/results/latest.md):\n\n${md.replace(/^### /gm, "#### ")}`;
   await Deno.writeTextFile(readmePath, before + section + "\n");
   log("updated the Benchmarks section of README.md");
 }

@@ -14,7 +14,9 @@ Usage:
 """
 
 import argparse
+import faulthandler
 import os
+import signal
 import sys
 import threading
 
@@ -62,6 +64,8 @@ def _parse_args(argv):
 def main(argv) -> None:
     args = _parse_args(argv)
 
+    # SIGUSR1 prints every Python thread's stack (the harness asks for it when the start hangs).
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     # Start the stdin watcher first, so a parent that dies during the (slow) start still ends us.
     threading.Thread(target=_watch_stdin, name="stdin-eof-watcher", daemon=True).start()
 

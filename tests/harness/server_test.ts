@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DeephavenError, GrpcCode } from "../../src/errors.ts";
 import { pythonArrow, pythonArrowMany, runPython, serverEnv } from "./python.ts";
-import { AUTH_CONSTANTS_PATH, serverTest, startServer, unaryRaw } from "./server.ts";
+import { AUTH_CONSTANTS_PATH, RESULTS_DIR, serverTest, startServer, unaryRaw } from "./server.ts";
 
 const ANONYMOUS = "io.deephaven.auth.AnonymousAuthenticationHandler";
 const PSK = "io.deephaven.authentication.psk.PskAuthenticationHandler";
@@ -151,5 +151,38 @@ Deno.test({
       },
     );
     assert.ok(performance.now() - started < 60_000);
+  },
+});
+
+Deno.test({
+  name: "a server whose start-up script hangs is stopped with its stacks logged, and started once more",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const marker = await Deno.makeTempFile({ prefix: "dh-hang-once-" });
+    await Deno.remove(marker);
+    const name = `hang-once-${crypto.randomUUID().slice(0, 8)}`;
+    // The first start hangs in the script; the second finds the marker and goes on.
+    const script = `import os, time
+if not os.path.exists(${JSON.stringify(marker)}):
+    open(${JSON.stringify(marker)}, "w").close()
+    time.sleep(600)
+from deephaven import empty_table
+t = empty_table(3)
+`;
+    const server = await startServer({ auth: "anonymous", script, startTimeoutMs: 25_000, name });
+    try {
+      await unaryRaw(server.target, AUTH_CONSTANTS_PATH, new Uint8Array(0));
+      const logs = [];
+      for await (const e of Deno.readDir(RESULTS_DIR)) if (e.name.startsWith(`${name}-`)) logs.push(e.name);
+      assert.equal(logs.length, 2, `one log per start: ${logs.join(", ")}`);
+      const first = logs.find((l) => !l.includes(`-${server.port}-`))!;
+      const text = await Deno.readTextFile(`${RESULTS_DIR}/${first}`);
+      assert.match(text, /most recent call first/, "the Python stacks are in the hung start's log");
+      assert.match(text, /time\.sleep\(600\)|line 4 in <module>/, "they show where the script hangs");
+    } finally {
+      await server.stop();
+      await Deno.remove(marker).catch(() => {});
+    }
   },
 });

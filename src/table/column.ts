@@ -324,28 +324,29 @@ export function toJs(kind: ColumnKind, v: unknown): unknown {
 /** A fixed-width chunk. */
 type TypedChunk = Exclude<Chunk, unknown[]>;
 
-/** The last answer of {@linkcode isRun} per slot array: every column of an update is written to the same slots. */
+/**
+ * Answers of {@linkcode isRun} per slot array: every column of an update is written to the same slots, in
+ * the same pieces (one per record batch), so each piece's answer is asked for once per column. Keyed by
+ * the piece's start; an answer is reused only while the piece's first and last slots are unchanged.
+ */
 const runs = new WeakMap<
   Int32Array,
-  { from: number; count: number; first: number; last: number; run: boolean }
+  Map<number, { count: number; first: number; last: number; run: boolean }>
 >();
 
 /**
- * Whether `slots[from .. from + count)` are consecutive numbers. The last answer is reused for the same
- * array and range (slot arrays are made per update and not changed after).
+ * Whether `slots[from .. from + count)` are consecutive numbers. Answers are remembered per array and range
+ * (slot arrays are made per update and not changed after).
  */
 function isRun(slots: Int32Array, from: number, count: number): boolean {
   const first = slots[from], last = slots[from + count - 1];
-  const known = runs.get(slots);
-  if (
-    known !== undefined && known.from === from && known.count === count && known.first === first &&
-    known.last === last
-  ) {
-    return known.run;
-  }
+  let known = runs.get(slots);
+  const k = known?.get(from);
+  if (k !== undefined && k.count === count && k.first === first && k.last === last) return k.run;
   let run = last === first + count - 1;
   for (let i = 1; run && i < count; i++) run = slots[from + i] === first + i;
-  runs.set(slots, { from, count, first, last, run });
+  if (known === undefined) runs.set(slots, known = new Map());
+  known.set(from, { count, first, last, run });
   return run;
 }
 

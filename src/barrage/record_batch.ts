@@ -15,6 +15,7 @@ import * as arrow from "apache-arrow";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { checkArrowMessage } from "../session/arrow_guard.ts";
 import { type Chunk, type ColumnKind, columnKind, nullSentinel, toJs, TYPED } from "../table/column.ts";
+import type { GrowableTypedArrayConstructor } from "../table/grow.ts";
 
 /** One decoded record batch: a chunk per schema column (lengths may differ). */
 export interface DecodedBatch {
@@ -31,14 +32,7 @@ function malformed(what: string): DeephavenError {
   );
 }
 
-type TypedCtor =
-  | Int8ArrayConstructor
-  | Int16ArrayConstructor
-  | Uint16ArrayConstructor
-  | Int32ArrayConstructor
-  | BigInt64ArrayConstructor
-  | Float32ArrayConstructor
-  | Float64ArrayConstructor;
+type TypedCtor = GrowableTypedArrayConstructor;
 
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 

@@ -11,7 +11,12 @@
  */
 
 import * as arrow from "apache-arrow";
-import { allocTyped, type GrowableTypedArray, growTyped } from "./grow.ts";
+import {
+  allocTyped,
+  type GrowableTypedArray,
+  type GrowableTypedArrayConstructor,
+  growTyped,
+} from "./grow.ts";
 
 /** How a column is stored and what its values look like in JS. */
 export type ColumnKind =
@@ -47,29 +52,10 @@ export const NULLS = {
 } as const;
 
 /** A decoded batch of one column: a typed array (nulls as sentinels) or a JS array (nulls as `null`). */
-export type Chunk =
-  | Int8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | BigInt64Array
-  | Float32Array
-  | Float64Array
-  | unknown[];
+export type Chunk = GrowableTypedArray | unknown[];
 
 /** The typed array constructor of each fixed-width kind. */
-export const TYPED: Partial<
-  Record<
-    ColumnKind,
-    | Int8ArrayConstructor
-    | Int16ArrayConstructor
-    | Uint16ArrayConstructor
-    | Int32ArrayConstructor
-    | BigInt64ArrayConstructor
-    | Float32ArrayConstructor
-    | Float64ArrayConstructor
-  >
-> = {
+export const TYPED: Partial<Record<ColumnKind, GrowableTypedArrayConstructor>> = {
   bool: Int8Array,
   int8: Int8Array,
   int16: Int16Array,

@@ -192,7 +192,7 @@ export class ColumnStore {
     return this.data.length;
   }
 
-  /** Grows storage to hold at least `n` slots (amortized doubling); slots up to `n` read as null until written. */
+  /** Grows storage to hold at least `n` slots (large typed storage in place, see grow.ts); new slots read as null. */
   ensureCapacity(n: number): void {
     if (n <= this.#ready) return;
     const T = TYPED[this.kind];

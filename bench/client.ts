@@ -30,6 +30,7 @@ import { sessionCoreOf } from "../src/session/session.ts";
 import { snapshotRequest } from "../src/barrage/messages.ts";
 import { FlightService } from "../src/generated/proto/arrow/flight/protocol/flight_pb.ts";
 import { RowSet } from "../src/table/rowset.ts";
+import type { Rep } from "./rep.ts";
 
 const { values: args } = parseArgs({
   args: Deno.args,
@@ -88,15 +89,6 @@ function serverCpuMs(): number {
   } catch {
     return 0;
   }
-}
-
-interface Rep {
-  ms: number;
-  rows: number;
-  bytes?: number;
-  peakRssMiB: number;
-  cpuMs: number;
-  serverCpuMs: number;
 }
 
 async function measure(fn: () => Promise<{ rows: number; bytes?: number }>): Promise<Rep> {

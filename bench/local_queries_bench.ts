@@ -24,20 +24,9 @@ import type { ColumnData, LocalTable } from "../src/table/local_table.ts";
 import { RowSet } from "../src/table/rowset.ts";
 import { NULLS } from "../src/table/column.ts";
 import "../src/query/ops.ts";
+import { mulberry32 } from "../tests/helpers/prng.ts";
 
 const SYMS = ["AAPL", "MSFT", "GOOG", "IBM", "TSLA", null];
-
-/** A small seeded PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function md(t: string): Map<string, string> {
   return new Map([["deephaven:type", t]]);
@@ -45,7 +34,7 @@ function md(t: string): Map<string, string> {
 
 /** A live source table of `n` rows at keys 0..n-1: Sym (6 values, one null), Qty (0..100), Px. */
 function source(n: number): LocalTable {
-  const rnd = prng(n);
+  const rnd = mulberry32(n);
   const fields = [
     new arrow.Field("Sym", new arrow.Utf8(), true, md("java.lang.String")),
     new arrow.Field("Qty", new arrow.Int32(), true, md("int")),
@@ -112,7 +101,7 @@ class Fixture {
 
   constructor(readonly size: number, readonly view: ViewName) {
     this.#next = size;
-    this.#rnd = prng(size + view.length);
+    this.#rnd = mulberry32(size + view.length);
   }
 
   get src(): LocalTable {

@@ -27,6 +27,7 @@
 import { parseArgs } from "node:util";
 import { Session } from "../mod.ts";
 import { PROJECT_ROOT, startServer, venvPython } from "../tests/harness/server.ts";
+import type { Rep } from "./rep.ts";
 
 const HELP = `deno task bench [options]
   --reps N            measured rounds per static workload; each round runs every client once, in rotating
@@ -277,15 +278,6 @@ function pyPeer(mode: string, extra: string[]): Promise<Record<string, unknown>>
 }
 
 // ---- statistics ----
-
-interface Rep {
-  ms: number;
-  rows: number;
-  bytes?: number;
-  peakRssMiB: number;
-  cpuMs: number;
-  serverCpuMs: number;
-}
 
 interface Summary {
   client: string;

@@ -15,20 +15,9 @@ import type { ColumnData, LocalTable, Row, TableUpdate } from "../table/local_ta
 import { RowSet, ShiftData } from "../table/rowset.ts";
 import { NULLS } from "../table/column.ts";
 import "./ops.ts";
+import { mulberry32 } from "../../tests/helpers/prng.ts";
 
 // ---------------------------------------------------------------- random source rows
-
-/** A small seeded PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Rand {
   next: () => number;
@@ -38,7 +27,7 @@ interface Rand {
 }
 
 function rand(seed: number): Rand {
-  const next = prng(seed);
+  const next = mulberry32(seed);
   const int = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
   return {
     next,

@@ -1,18 +1,7 @@
 import assert from "node:assert/strict";
 import * as arrow from "apache-arrow";
 import { type Chunk, ColumnStore, NULLS } from "./column.ts";
-
-/** A seeded PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../../tests/helpers/prng.ts";
 
 const md = (t: string) => new Map([["deephaven:type", t]]);
 
@@ -48,7 +37,7 @@ function chunkOf(store: ColumnStore, values: unknown[]): Chunk {
 }
 
 Deno.test("ColumnStore.write matches a value-by-value copy, for runs and scattered slots of every width", () => {
-  const r = prng(7);
+  const r = mulberry32(7);
   for (const [field, gen] of FIELDS) {
     for (const scattered of [false, true]) {
       const store = new ColumnStore(field, 0);
@@ -99,7 +88,7 @@ Deno.test("ColumnStore.write keeps the value-by-value rules for other chunks", (
 Deno.test("ColumnStore.ensureCapacity: every slot up to the asked count reads null until written", () => {
   for (const [field, gen] of FIELDS) {
     const store = new ColumnStore(field, 0);
-    const r = prng(3);
+    const r = mulberry32(3);
     const model: unknown[] = [];
     for (const next of [1, 3, 16, 17, 40, 41, 100, 101, 1000]) {
       const n = model.length;

@@ -58,11 +58,10 @@ export function growTyped<A extends GrowableTypedArray>(current: A, used: number
   const buffer = current.buffer as ArrayBuffer;
   if (buffer.resizable && current.byteOffset === 0 && n * bpe <= buffer.maxByteLength) {
     // In place, so no spare room is needed: grow to `n` rounded up to a step of pages (fewer resizes).
-    const bytes = Math.min(
-      Math.ceil((n * bpe) / RESIZE_STEP_BYTES) * RESIZE_STEP_BYTES,
-      buffer.maxByteLength,
+    // (Steps and reservations are multiples of every element size.)
+    buffer.resize(
+      Math.min(Math.ceil((n * bpe) / RESIZE_STEP_BYTES) * RESIZE_STEP_BYTES, buffer.maxByteLength),
     );
-    buffer.resize(bytes - (bytes % bpe));
     return current; // length-tracking: it now covers the whole buffer
   }
   const next = allocTyped(current.constructor as GrowableTypedArrayConstructor, capacity) as A;

@@ -1,18 +1,7 @@
 import assert from "node:assert/strict";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { MAX_ROW_KEY, RowSet, RowSetBuilder, ShiftData } from "./rowset.ts";
-
-/** mulberry32: a tiny seeded PRNG returning floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from "../../tests/helpers/prng.ts";
 
 function int(rng: () => number, n: number): number {
   return Math.floor(rng() * n);

@@ -7,17 +7,7 @@ import {
   LARGE_MESSAGE_BYTES,
   originalDecoderWrite,
 } from "./stream_decoder.ts";
-
-/** A seeded xorshift generator. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
+import { mulberry32 } from "../../tests/helpers/prng.ts";
 
 function varint(n: number): number[] {
   const out: number[] = [];
@@ -60,7 +50,7 @@ function decodeAll(write: (d: Buffer) => Buffer[], stream: Uint8Array, cuts: num
 }
 
 Deno.test("large and small messages come out as grpc-js frames them, under any cut of the stream", () => {
-  const random = rng(20261122);
+  const random = mulberry32(20261122);
   for (let round = 0; round < 40; round++) {
     const messages: Uint8Array[] = [];
     const n = 1 + Math.floor(random() * 5);

@@ -90,6 +90,25 @@ export function badgeHtml(badge: string): string {
   }</span>`;
 }
 
+/** A time as `2026-12-05 12:03:04 UTC` (milliseconds dropped). */
+function utcStamp(d: Date): string {
+  return `${d.toISOString().slice(0, 19).replace("T", " ")} UTC`;
+}
+
+/**
+ * The state with the time it refers to, as a saved notebook should say it:
+ * `live · last update 2026-12-05 12:03:04 UTC`, `snapshot · taken …`.
+ *
+ * @param state The table's state (`live`, `snapshot`, `stale`, ...).
+ * @param at When the shown data last changed (or was taken).
+ * @returns The text.
+ */
+export function stampText(state: string, at?: Date): string {
+  if (!at) return state;
+  const what = state === "snapshot" ? "taken" : state === "remote" ? "as of" : "last update";
+  return `${state} · ${what} ${utcStamp(at)}`;
+}
+
 /**
  * Renders a table as self-contained HTML.
  *
@@ -102,11 +121,11 @@ export function renderTableHtml(t: HtmlTableInput, options: HtmlOptions = {}): s
   const parts: string[] = [];
   parts.push(`<div style="font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px">`);
   const shape = `${t.size.toLocaleString("en-US")} rows × ${t.columns.length} columns`;
-  const when = t.updatedAt ? ` · updated ${escapeHtml(t.updatedAt.toISOString())}` : "";
+  const when = t.updatedAt ? stampText(t.badge, t.updatedAt).slice(t.badge.length) : "";
   parts.push(
-    `<div style="margin:2px 0 4px 0">${badgeHtml(t.badge)} ${
+    `<div style="margin:2px 0 4px 0">${badgeHtml(t.badge)}${escapeHtml(when)} · ${
       t.title ? `<b>${escapeHtml(t.title)}</b> · ` : ""
-    }${escapeHtml(shape)}${when}</div>`,
+    }${escapeHtml(shape)}</div>`,
   );
   parts.push(`<table style="border-collapse:collapse">`);
   parts.push("<thead><tr>");

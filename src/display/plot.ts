@@ -10,8 +10,8 @@ import { parseHTML } from "linkedom";
 import type * as arrow from "apache-arrow";
 import type { LocalTable } from "../table/local_table.ts";
 import { tableLike } from "./format.ts";
-import { escapeHtml } from "./html.ts";
-import { installLiveDisplay, type LiveDisplayable, type MimeBundle } from "./jupyter.ts";
+import { escapeHtml, stampText } from "./html.ts";
+import { attachDisplay, type LiveDisplayable, type MimeBundle } from "./jupyter.ts";
 
 /** The mark kinds {@linkcode plot} can draw from channel options. */
 export type MarkKind = "line" | "dot" | "area" | "bar" | "barY" | "areaY" | "lineY" | "rule" | "text";
@@ -31,8 +31,17 @@ export interface PlotOptions {
   stroke?: string;
   /** Column (or CSS color) for fill. */
   fill?: string;
-  /** Plot only the last N rows (keeps redraws cheap on long tables). */
+  /**
+   * Plot only the last N rows: the window slides as a live table grows.
+   * Default {@linkcode DEFAULT_MAX_ROWS} (the most recent rows of a longer
+   * table; the chart's text says so). `Infinity` plots every row.
+   */
   lastN?: number;
+  /**
+   * Draw a dot at each point of a line or area chart, so that a chart of
+   * a few rows shows them. Default: while at most 100 rows are shown.
+   */
+  points?: boolean;
   /**
    * Custom marks, called with the current rows on every redraw (overrides
    * `x`/`y`/`mark`): return Observable Plot marks, e.g.
@@ -51,16 +60,43 @@ export interface PlotOptions {
   plotOptions?: Record<string, unknown>;
 }
 
-function channelMarks(o: PlotOptions, rows: PlotRow[]): Plot.Markish[] {
+/** The rows a chart shows at most when `lastN` is not given. */
+export const DEFAULT_MAX_ROWS = 10_000;
+/** Line and area charts draw their points as dots up to this many rows (unless `points` says otherwise). */
+const POINTS_UP_TO = 100;
+
+/**
+ * Rows handed to Plot: objects with the columns as properties. A `Columns`
+ * value carries the columns as arrays instead (only those the chart uses),
+ * which Plot reads without building an object per row.
+ */
+interface Columns {
+  length: number;
+  columns: Record<string, ArrayLike<unknown>>;
+}
+
+function channel(data: PlotRow[] | Columns, name: string | undefined): unknown {
+  if (name === undefined || Array.isArray(data)) return name;
+  return data.columns[name] ?? name; // not a column: a constant such as a CSS color
+}
+
+function channelMarks(o: PlotOptions, data: PlotRow[] | Columns): Plot.Markish[] {
   if (!o.x && !o.y) throw new TypeError("plot() needs `x` and `y` columns, or a `marks` function");
   const ys = o.y === undefined ? [] : typeof o.y === "string" ? [o.y] : o.y;
   const kind = o.mark ?? "line";
+  const rows = Array.isArray(data) ? data : { length: data.length };
   const out: Plot.Markish[] = [];
+  const dots = (o.points ?? data.length <= POINTS_UP_TO) &&
+    (kind === "line" || kind === "lineY" || kind === "area" || kind === "areaY");
   for (const y of ys.length ? ys : [undefined]) {
-    const ch: Record<string, unknown> = { x: o.x, y };
-    if (o.stroke) ch.stroke = o.stroke;
+    const ch: Record<string, unknown> = { x: channel(data, o.x), y: channel(data, y) };
+    if (o.stroke) ch.stroke = channel(data, o.stroke);
     else if (ys.length > 1 && (kind === "line" || kind === "lineY" || kind === "dot")) ch.stroke = () => y;
-    if (o.fill) ch.fill = o.fill;
+    if (o.fill) ch.fill = channel(data, o.fill);
+    if (dots) {
+      const dot = { x: ch.x, y: ch.y, r: 2, fill: ch.stroke ?? "currentColor", stroke: null };
+      out.push(Plot.dot(rows, dot as Plot.DotOptions));
+    }
     switch (kind) {
       case "line":
       case "lineY":
@@ -96,8 +132,19 @@ function channelMarks(o: PlotOptions, rows: PlotRow[]): Plot.Markish[] {
  * @returns The markup.
  */
 export function renderPlot(rows: PlotRow[], options: PlotOptions): string {
-  const { document } = parseHTML("<!DOCTYPE html><html><head></head><body></body></html>");
-  const marks = (options.marks ? options.marks(rows) : channelMarks(options, rows)) as Plot.Markish[];
+  return renderMarks(rows, options);
+}
+
+let dom: Document | undefined;
+
+function renderMarks(data: PlotRow[] | Columns, options: PlotOptions, caption?: string): string {
+  // One server-side document for every chart: Plot only creates elements in it, never attaches them.
+  dom ??= parseHTML("<!DOCTYPE html><html><head></head><body></body></html>").document as unknown as Document;
+  const document = dom;
+  const marks =
+    (options.marks
+      ? options.marks(Array.isArray(data) ? data : rowObjects(data))
+      : channelMarks(options, data)) as Plot.Markish[];
   const el = Plot.plot({
     grid: options.grid ?? true,
     width: options.width ?? 640,
@@ -107,10 +154,25 @@ export function renderPlot(rows: PlotRow[], options: PlotOptions): string {
     document: document as unknown as Document,
   }) as unknown as { outerHTML: string };
   const svg = inlineStyle(el.outerHTML);
-  if (!options.title) return svg;
-  return `<figure style="margin:0"><div style="font:bold 13px sans-serif;margin:4px 0">${
-    escapeHtml(options.title)
-  }</div>${svg}</figure>`;
+  if (!options.title && !caption) return svg;
+  const title = options.title
+    ? `<div style="font:bold 13px sans-serif;margin:4px 0">${escapeHtml(options.title)}</div>`
+    : "";
+  const note = caption
+    ? `<div style="font:11px sans-serif;color:#57606a;margin:2px 0">${escapeHtml(caption)}</div>`
+    : "";
+  return `<figure style="margin:0">${title}${svg}${note}</figure>`;
+}
+
+function rowObjects(data: Columns): PlotRow[] {
+  const names = Object.keys(data.columns);
+  const out: PlotRow[] = new Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const row: PlotRow = {};
+    for (const c of names) row[c] = data.columns[c][i];
+    out[i] = row;
+  }
+  return out;
 }
 
 /**
@@ -126,16 +188,27 @@ function inlineStyle(markup: string): string {
     );
 }
 
-function rowsOf(table: LocalTable | arrow.Table, lastN?: number): PlotRow[] {
+/** The columns a chart reads, as arrays over its window of rows (the last `lastN`). */
+function windowOf(table: LocalTable | arrow.Table, options: PlotOptions): { data: Columns; total: number } {
   const t = tableLike(table);
-  const start = lastN !== undefined ? Math.max(0, t.size - lastN) : 0;
-  const out: PlotRow[] = new Array(t.size - start);
-  for (let i = start; i < t.size; i++) {
-    const row: PlotRow = {};
-    for (const c of t.columns) row[c] = t.get(i, c);
-    out[i - start] = row;
+  const lastN = options.lastN ?? DEFAULT_MAX_ROWS;
+  const start = Math.max(0, t.size - lastN);
+  const length = t.size - start;
+  const known = new Set(t.columns);
+  const wanted = options.marks ? t.columns : [
+    options.x,
+    ...(typeof options.y === "string" ? [options.y] : options.y ?? []),
+    options.stroke,
+    options.fill,
+  ]
+    .filter((c): c is string => c !== undefined && known.has(c));
+  const columns: Record<string, unknown[]> = {};
+  for (const c of new Set(wanted)) {
+    const values = new Array(length);
+    for (let i = 0; i < length; i++) values[i] = t.get(start + i, c);
+    columns[c] = values;
   }
-  return out;
+  return { data: { length, columns }, total: t.size };
 }
 
 /**
@@ -159,17 +232,25 @@ export class LivePlot implements LiveDisplayable {
 
   /** The current chart as SVG/HTML markup. */
   render(): string {
-    return renderPlot(rowsOf(this.#table, this.#options.lastN), this.#options);
+    return this.#render().markup;
+  }
+
+  #render(): { markup: string; text: string } {
+    const { data, total } = windowOf(this.#table, this.#options);
+    const shown = data.length < total
+      ? `the last ${data.length.toLocaleString("en-US")} of ${total.toLocaleString("en-US")} rows`
+      : `${total.toLocaleString("en-US")} rows`;
+    const t = this.#table as LocalTable;
+    const stamp = typeof t.onUpdate === "function" ? stampText(t.state, t.lastUpdated) : "";
+    const caption = [stamp, data.length < total ? shown : ""].filter((x) => x).join(" · ");
+    const markup = renderMarks(data, this.#options, caption || undefined);
+    return { markup, text: `Plot of ${shown} (${this.#options.mark ?? "line"})${stamp ? `; ${stamp}` : ""}` };
   }
 
   /** The current chart as a MIME bundle. */
   bundle(): MimeBundle {
-    const markup = this.render();
-    const t = tableLike(this.#table);
-    return {
-      [markup.startsWith("<svg") ? "image/svg+xml" : "text/html"]: markup,
-      "text/plain": `Plot of ${t.size} rows (${this.#options.mark ?? "line"})`,
-    };
+    const { markup, text } = this.#render();
+    return { [markup.startsWith("<svg") ? "image/svg+xml" : "text/html"]: markup, "text/plain": text };
   }
 
   /** Whether the table can still change. */
@@ -191,7 +272,7 @@ export class LivePlot implements LiveDisplayable {
   }
 }
 
-installLiveDisplay(LivePlot.prototype, "plot");
+attachDisplay(LivePlot);
 
 /**
  * Charts a local table (or an apache-arrow table) with Observable Plot.

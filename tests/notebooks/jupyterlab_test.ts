@@ -1,9 +1,9 @@
 /**
  * The notebooks in a real JupyterLab: starts JupyterLab from the project's venv on 127.0.0.1 (random token,
  * never printed; its root is a temporary copy of `notebooks/`), drives Debian's Chromium headless through
- * playwright-core, runs all cells of `01_seed.ipynb` from the Run menu and checks that the live table's output
- * changes in the browser; then does the same for the plot of `02_live_plot.ipynb`. Screenshots go to
- * `test-results/screenshots/`.
+ * playwright-core, runs all cells of `02_live_plot.ipynb` from the Run menu and checks that its three live
+ * outputs (a table, a derived table, a chart) change on screen within 5 s and that the chart draws more points
+ * as the table grows. Screenshots go to `test-results/screenshots/`.
  *
  * The temporary root sits in a folder that links `mod.ts`, `deno.json`, `deno.lock`, `src/` and `node_modules/`
  * of the project, so the notebooks' `import ... from "../mod.ts"` resolves as in the repository while the
@@ -16,12 +16,11 @@ import assert from "node:assert/strict";
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { type DhServer, freePort, PROJECT_ROOT, RESULTS_DIR, sharedServer } from "../harness/server.ts";
 import { NOTEBOOK_SERVER } from "./expectations.ts";
-import { EXPECTATIONS } from "./expectations.ts";
 import { jupyterEnv, NOTEBOOKS_DIR, SCREENSHOTS_DIR, venvBin } from "./notebook_runner.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
-const SEED = "01_seed.ipynb";
-const PLOT = "02_live_plot.ipynb";
+/** The notebook with three live outputs: a table, a derived table and a chart of a 10 rows/s table. */
+const LIVE = "02_live_plot.ipynb";
 /** Project files the notebooks' relative imports need, linked beside the copied notebooks. */
 const LINKED = ["mod.ts", "deno.json", "deno.lock", "src", "node_modules"];
 
@@ -260,11 +259,6 @@ async function openAndRunAll(
   return page;
 }
 
-/** The visible text of every output that holds a `<table>`, in document order. */
-function tableOutputs(page: Page): Locator {
-  return page.locator(".jp-OutputArea-output").filter({ has: page.locator("table") });
-}
-
 /** Waits until every code cell has run (no `[*]` or empty prompt left) and returns the error outputs' text. */
 async function errorsAfterRun(page: Page, name: string): Promise<string[]> {
   await waitFor(`all cells of ${name} to finish`, 180_000, async () => {
@@ -283,47 +277,7 @@ async function shot(page: Page, target: Locator, file: string): Promise<string> 
   return path;
 }
 
-/** Reads what the outputs show: their visible text, or their markup (for plots, whose text may not change). */
-type Reader = (outputs: Locator) => Promise<string[]>;
-const visibleText: Reader = (outputs) => outputs.allInnerTexts();
-const markup: Reader = (outputs) => outputs.evaluateAll((els) => els.map((e) => e.innerHTML));
-
-/**
- * Watches the outputs matched by `outputs` until one changes (new outputs join the baseline when they
- * appear, with a screenshot each); saves the appearance and the change of that output as two screenshots.
- */
-async function watchForChange(
-  page: Page,
-  outputs: Locator,
-  read: Reader,
-  what: string,
-  stem: string,
-  timeoutMs: number,
-): Promise<{ before: string; after: string; files: string[] }> {
-  const baseline: string[] = [];
-  const firstShots: Uint8Array[] = [];
-  return await waitFor(`${what} to change`, timeoutMs, async () => {
-    await noDialog(page);
-    const texts = await read(outputs);
-    for (let i = 0; i < texts.length; i++) {
-      if (i >= baseline.length) {
-        baseline.push(texts[i]);
-        await outputs.nth(i).scrollIntoViewIfNeeded();
-        firstShots.push(await page.screenshot());
-        continue;
-      }
-      if (texts[i] !== baseline[i]) {
-        const first = `${SCREENSHOTS_DIR}/${stem}-1-appeared.png`;
-        await Deno.writeFile(first, firstShots[i]);
-        const second = await shot(page, outputs.nth(i), `${stem}-2-changed.png`);
-        return { before: baseline[i], after: texts[i], files: [first, second] };
-      }
-    }
-    return undefined;
-  }, 150);
-}
-
-const seedPresent = exists(`${NOTEBOOKS_DIR}/${SEED}`);
+const notebookPresent = exists(`${NOTEBOOKS_DIR}/${LIVE}`);
 const chromiumPresent = exists(CHROMIUM);
 if (!chromiumPresent) {
   console.error(
@@ -331,71 +285,99 @@ if (!chromiumPresent) {
   );
 }
 
+/** What one output shows now: its text, its markup, and how many points its chart draws. */
+interface Seen {
+  text: string;
+  markup: string;
+  points: number;
+}
+
+/** Reads every output that holds a table or a chart, in document order. */
+async function liveOutputs(page: Page): Promise<Seen[]> {
+  return await page.locator(".jp-OutputArea-output").filter({ has: page.locator("table, svg") }).evaluateAll(
+    (els) =>
+      els.map((e) => {
+        let vertices = 0, dots = 0;
+        for (const p of e.querySelectorAll('g[aria-label="line"] path')) {
+          vertices += ((p.getAttribute("d") ?? "").match(/[ML]/g) ?? []).length;
+        }
+        dots = e.querySelectorAll('g[aria-label="dot"] circle').length;
+        return { text: (e as HTMLElement).innerText, markup: e.innerHTML, points: Math.max(vertices, dots) };
+      }),
+  );
+}
+
 Deno.test({
-  name: `JupyterLab runs ${SEED} in headless Chromium and its live table ticks; ${PLOT} shows a live plot`,
+  name:
+    `JupyterLab runs ${LIVE} in headless Chromium: its live table, derived table and chart change on screen`,
   ignore: !chromiumPresent,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    assert.ok(seedPresent, `${NOTEBOOKS_DIR}/${SEED} is missing; the JupyterLab test opens it`);
-    const needsServer = [SEED, PLOT].some((n) => EXPECTATIONS[n]?.needsServer ?? true);
+    assert.ok(notebookPresent, `${NOTEBOOKS_DIR}/${LIVE} is missing; the JupyterLab test opens it`);
     const started = performance.now();
     const at = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
-    const server: DhServer | undefined = needsServer
-      ? await sharedServer("notebooks", NOTEBOOK_SERVER)
-      : undefined;
+    const server: DhServer = await sharedServer("notebooks", NOTEBOOK_SERVER);
     await Deno.mkdir(SCREENSHOTS_DIR, { recursive: true });
-    const lab = await startJupyterLab(server ? { DH_HOST: server.host, DH_PORT: String(server.port) } : {});
+    const lab = await startJupyterLab({ DH_HOST: server.host, DH_PORT: String(server.port) });
     let browser: Browser | undefined;
     const pages: Page[] = [];
     try {
       browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
-      console.log(
-        `${at()}: server${server ? "" : " (not needed)"}, JupyterLab and Chromium ${browser.version()} up`,
-      );
-
-      // The seed notebook: a live table whose text changes in the browser.
-      // One context for all pages: the login cookie from the first page serves the others.
+      console.log(`${at()}: server, JupyterLab and Chromium ${browser.version()} up`);
       const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-      const seed = await openAndRunAll(context, lab, SEED, true, pages);
-      const columns = EXPECTATIONS[SEED]?.liveTables?.[0]?.columns ?? [];
-      const table = await watchForChange(
-        seed,
-        tableOutputs(seed),
-        visibleText,
-        `a table output of ${SEED}`,
-        "01_seed",
-        180_000,
-      );
-      for (const c of columns) assert.ok(table.after.includes(c), `the live table shows no column ${c}`);
-      assert.notEqual(table.after, table.before);
-      console.log(
-        `${at()}: ${SEED}: a live table changed in the browser; screenshots ${table.files.join(", ")}`,
-      );
-      const seedErrors = await errorsAfterRun(seed, SEED);
-      assert.deepEqual(seedErrors, [], `${SEED} shows error or stderr outputs in JupyterLab`);
-      console.log(`${at()}: ${SEED}: all cells ran, no errors`);
-      await seed.close();
-      await lab.shutdownKernels();
+      const page = await openAndRunAll(context, lab, LIVE, true, pages);
 
-      // The plot notebook: an <svg> that redraws.
-      if (exists(`${NOTEBOOKS_DIR}/${PLOT}`)) {
-        const plotPage = await openAndRunAll(context, lab, PLOT, false, pages);
-        const plots = plotPage.locator(".jp-OutputArea-output").filter({ has: plotPage.locator("svg") });
-        const plot = await watchForChange(
-          plotPage,
-          plots,
-          markup,
-          `a plot output of ${PLOT}`,
-          "02_live_plot",
-          180_000,
-        );
-        console.log(`${at()}: ${PLOT}: the plot redrew in the browser; screenshots ${plot.files.join(", ")}`);
-        const plotErrors = await errorsAfterRun(plotPage, PLOT);
-        assert.deepEqual(plotErrors, [], `${PLOT} shows error or stderr outputs in JupyterLab`);
-        console.log(`${at()}: ${PLOT}: all cells ran, no errors`);
-        await plotPage.close();
+      // The three live outputs: the table, its lastBy, its chart. Each must change on screen within 5 s of
+      // appearing, and the chart must draw more points.
+      const want = 3;
+      const first = await waitFor(`${want} table and chart outputs of ${LIVE}`, 180_000, async () => {
+        await noDialog(page);
+        const now = await liveOutputs(page);
+        return now.length >= want ? now : undefined;
+      }, 150);
+      const appeared = performance.now();
+      await shot(
+        page,
+        page.locator(".jp-OutputArea-output").filter({ has: page.locator("svg") }).first(),
+        "02_live_plot-1-appeared.png",
+      );
+      const changedAt: (number | undefined)[] = new Array(want).fill(undefined);
+      const last = await waitFor(
+        `all ${want} live outputs of ${LIVE} to change on screen within 5 s`,
+        5_000,
+        async () => {
+          await noDialog(page);
+          const now = await liveOutputs(page);
+          now.slice(0, want).forEach((o, i) => {
+            if (changedAt[i] === undefined && o.markup !== first[i].markup) {
+              changedAt[i] = performance.now() - appeared;
+            }
+          });
+          const chart = now.findIndex((o) => o.markup.includes("<svg"));
+          const grew = chart >= 0 && now[chart].points > first[chart].points;
+          return changedAt.every((t) => t !== undefined) && grew ? now : undefined;
+        },
+        150,
+      );
+      await shot(
+        page,
+        page.locator(".jp-OutputArea-output").filter({ has: page.locator("svg") }).first(),
+        "02_live_plot-2-changed.png",
+      );
+      const chart = last.findIndex((o) => o.markup.includes("<svg"));
+      console.log(
+        `${at()}: ${LIVE}: all ${want} outputs changed on screen after ` +
+          `${changedAt.map((t) => `${Math.round(t!)} ms`).join(", ")}; the chart drew ` +
+          `${first[chart].points} → ${last[chart].points} points`,
+      );
+      for (const c of ["Timestamp", "X", "Y", "Sym"]) {
+        assert.ok(last[0].text.includes(c), `the live table shows no column ${c}`);
       }
+      const errors = await errorsAfterRun(page, LIVE);
+      assert.deepEqual(errors, [], `${LIVE} shows error or stderr outputs in JupyterLab`);
+      console.log(`${at()}: ${LIVE}: all cells ran, no errors; screenshots in ${SCREENSHOTS_DIR}`);
+      await page.close();
     } catch (e) {
       const open = pages.filter((p) => !p.isClosed());
       if (open.length > 0) {

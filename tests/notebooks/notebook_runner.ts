@@ -7,6 +7,7 @@
  */
 
 import { DeephavenError, GrpcCode } from "../../src/errors.ts";
+import type { NotebookExpectation } from "./expectations.ts";
 import { PROJECT_ROOT, RESULTS_DIR, venvPython } from "../harness/server.ts";
 
 /** The folder of the example notebooks. */
@@ -218,7 +219,8 @@ export function joinText(value: unknown): string {
  *
  * @param name The notebook's file name in `notebooks/`.
  * @param options `env`: variables passed to the runner and so to the kernel (DH_HOST, DH_PORT);
- * `timeoutMs`: the deadline for the whole run (default 300000); `cellTimeoutS`: per cell (default 180).
+ * `timeoutMs`: the deadline for the whole run (default 300000); `cellTimeoutS`: per cell (default 180);
+ * `outDir`: where the executed notebook and the report go (default {@linkcode NOTEBOOK_RESULTS_DIR}).
  * @returns The report, exit code and stderr.
  * @throws {DeephavenError} When the runner misses its deadline or writes no report.
  *
@@ -228,12 +230,35 @@ export function joinText(value: unknown): string {
  * console.log(report.display_ids);
  * ```
  */
-export async function runNotebook(
-  name: string,
-  options: { env?: Record<string, string>; timeoutMs?: number; cellTimeoutS?: number } = {},
-): Promise<NotebookRun> {
+export function runNotebook(name: string, options: RunOptions = {}): Promise<NotebookRun> {
+  return runNotebookFile(`${NOTEBOOKS_DIR}/${name}`, options);
+}
+
+/** Options of {@linkcode runNotebook} and {@linkcode runNotebookFile}. */
+export interface RunOptions {
+  /** Variables passed to the runner and so to the kernel (DH_HOST, DH_PORT). */
+  env?: Record<string, string>;
+  /** The deadline for the whole run, ms. Default 300000. */
+  timeoutMs?: number;
+  /** The deadline per cell, s. Default 180. */
+  cellTimeoutS?: number;
+  /** Where the executed notebook and the report go. Default {@linkcode NOTEBOOK_RESULTS_DIR}. */
+  outDir?: string;
+}
+
+/**
+ * Executes the notebook at `path` (anywhere under the project, so that its imports resolve) like
+ * {@linkcode runNotebook}.
+ *
+ * @param path The notebook's path.
+ * @param options As for {@linkcode runNotebook}.
+ * @returns The report, exit code and stderr.
+ */
+export async function runNotebookFile(path: string, options: RunOptions = {}): Promise<NotebookRun> {
+  const name = path.slice(path.lastIndexOf("/") + 1);
   const timeoutMs = options.timeoutMs ?? 300_000;
-  const reportPath = `${NOTEBOOK_RESULTS_DIR}/${name.replace(/\.ipynb$/, "")}.json`;
+  const outDir = options.outDir ?? NOTEBOOK_RESULTS_DIR;
+  const reportPath = `${outDir}/${name.replace(/\.ipynb$/, "")}.json`;
   await Deno.remove(reportPath).catch(() => {});
   const started = performance.now();
   const controller = new AbortController();
@@ -243,11 +268,11 @@ export async function runNotebook(
     output = await new Deno.Command(venvPython(), {
       args: [
         RUNNER,
-        `${NOTEBOOKS_DIR}/${name}`,
+        path,
         "--timeout",
         String(options.cellTimeoutS ?? 180),
         "--out-dir",
-        NOTEBOOK_RESULTS_DIR,
+        outDir,
       ],
       env: jupyterEnv(options.env),
       cwd: PROJECT_ROOT,
@@ -279,4 +304,36 @@ export async function runNotebook(
     );
   }
   return { report, code: output.code, stderr, ms };
+}
+
+/** An executed notebook, as nbformat writes it (the fields read here). */
+export interface ExecutedNotebook {
+  /** Its cells. */
+  cells: { cell_type: string; source?: string | string[]; outputs?: NotebookOutput[] }[];
+}
+
+/** Whether an output shows something: a non-empty bundle, a stream or an error. */
+function showsSomething(o: NotebookOutput): boolean {
+  if (o.output_type === "stream" || o.output_type === "error") return true;
+  return Object.keys(o.data ?? {}).length > 0;
+}
+
+/**
+ * The code cells whose executed outputs fall short of `expect.cellOutputs`, as readable lines (empty when
+ * every cell shows what it should).
+ */
+export function missingOutputs(executed: ExecutedNotebook, expect: NotebookExpectation): string[] {
+  const code = executed.cells.map((c, i) => ({ c, i })).filter(({ c }) => c.cell_type === "code");
+  const missing: string[] = [];
+  if (code.length !== expect.cellOutputs.length) {
+    missing.push(
+      `expectations.ts lists ${expect.cellOutputs.length} code cells, the notebook has ${code.length}`,
+    );
+  }
+  code.forEach(({ c, i }, k) => {
+    const want = expect.cellOutputs[k] ?? 0;
+    const have = (c.outputs ?? []).filter(showsSomething).length;
+    if (have < want) missing.push(`cell ${i}: ${have} of ${want} outputs`);
+  });
+  return missing;
 }

@@ -10,15 +10,32 @@
 import assert from "node:assert/strict";
 import { type DhServer, sharedServer } from "../harness/server.ts";
 import { NOTEBOOK_SERVER } from "./expectations.ts";
-import { DISPLAY_ID_PREFIX, EXPECTATIONS, type NotebookExpectation } from "./expectations.ts";
+import { DISPLAY_ID_PREFIX, EXPECTATIONS, type NotebookExpectation, REPEATED } from "./expectations.ts";
 import {
+  type ExecutedNotebook,
   joinText,
   listNotebooks,
   type MessageRecord,
+  missingOutputs,
+  NOTEBOOK_RESULTS_DIR,
   type NotebookOutput,
   type NotebookReport,
+  NOTEBOOKS_DIR,
   runNotebook,
 } from "./notebook_runner.ts";
+
+/**
+ * How many data points a chart draws: the vertices of its line marks, or its dots where there are more
+ * (a line chart of a few rows draws a dot at each point too).
+ */
+export function drawnPoints(markup: string): number {
+  let vertices = 0, dots = 0;
+  for (const g of markup.matchAll(/<g[^>]*aria-label="(line|dot)"[^>]*>([\s\S]*?)<\/g>/g)) {
+    if (g[1] === "dot") dots += (g[2].match(/<circle\b/g) ?? []).length;
+    else for (const d of g[2].matchAll(/\bd="([^"]*)"/g)) vertices += (d[1].match(/[ML]/g) ?? []).length;
+  }
+  return Math.max(vertices, dots);
+}
 
 /** The text of every `<th>` cell in an HTML fragment, tags replaced by spaces and entities decoded. */
 function headerCells(html: string): string[] {
@@ -113,9 +130,7 @@ async function checkNotebook(name: string, expect: NotebookExpectation, server?:
   );
 
   // 1. No errors, neither in the executed notebook nor on iopub.
-  const executed = JSON.parse(await Deno.readTextFile(report.executed_notebook)) as {
-    cells: { cell_type: string; outputs?: NotebookOutput[] }[];
-  };
+  const executed = JSON.parse(await Deno.readTextFile(report.executed_notebook)) as ExecutedNotebook;
   const errors = executed.cells.flatMap((c, i) =>
     (c.outputs ?? []).filter((o) => o.output_type === "error").map((o) =>
       `cell ${i}: ${o.ename}: ${o.evalue}`
@@ -124,6 +139,13 @@ async function checkNotebook(name: string, expect: NotebookExpectation, server?:
   const errorMessages = allMessages(report).filter((m) => m.msg_type === "error")
     .map((m) => `cell ${m.parent_cell}: ${m.ename}: ${m.evalue}`);
   assert.deepEqual([...errors, ...errorMessages], [], `${name} raised errors`);
+
+  // 1b. Every cell shows what it should in the saved notebook, with no pause in any cell.
+  assert.deepEqual(
+    missingOutputs(executed, expect),
+    [],
+    `${name}: outputs missing from the executed notebook`,
+  );
 
   const outputs = liveOutputs(allMessages(report));
   const minChanges = expect.minChanges ?? 2;
@@ -200,6 +222,47 @@ async function checkNotebook(name: string, expect: NotebookExpectation, server?:
       (c.outputs ?? []).some((o) => Object.values(o.data ?? {}).some((v) => joinText(v).includes("<svg")))
     );
     assert.ok(svgInNotebook, `${name}: the executed notebook holds no <svg> output`);
+    // A live chart draws more points as its table grows.
+    for (const out of ticking) {
+      const bundles = [out.first, ...out.updates];
+      const points = bundles.map((m) => drawnPoints(mime(m, "text/html") || mime(m, "image/svg+xml")));
+      assert.ok(
+        points[points.length - 1] > points[0],
+        `${name}: the chart ${out.id} drew ${
+          points.join(" → ")
+        } points through its updates; they should grow`,
+      );
+    }
+  }
+  if (expect.svgs !== undefined) {
+    const svgs = executed.cells.flatMap((c) => c.outputs ?? [])
+      .filter((o) => Object.values(o.data ?? {}).some((v) => joinText(v).includes("<svg"))).length;
+    assert.ok(
+      svgs >= expect.svgs,
+      `${name}: ${svgs} <svg> outputs in the executed notebook, expected ${expect.svgs}`,
+    );
+  }
+
+  // 4b. The live table kept up with the server while its outputs refreshed.
+  if (expect.keptUpShare !== undefined) {
+    const lastCode = executed.cells.filter((c) => c.cell_type === "code").at(-1);
+    const text = (lastCode?.outputs ?? []).map((o) => joinText(o.data?.["text/plain"] ?? "")).join("\n");
+    const received = Number(/rowsReceived: (\d+)/.exec(text)?.[1]);
+    const added = Number(/rowsAddedOnServer: (\d+)/.exec(text)?.[1]);
+    assert.ok(
+      Number.isFinite(received) && Number.isFinite(added),
+      `${name}: the last cell shows no rowsReceived / rowsAddedOnServer: ${text}`,
+    );
+    console.log(`${name}: the live table received ${received} of the ${added} rows the server added`);
+    assert.ok(
+      added >= 30,
+      `${name}: the server added only ${added} rows during the wait; is the table ticking?`,
+    );
+    assert.ok(
+      received >= expect.keptUpShare * added,
+      `${name}: the live table received ${received} of the ${added} rows the server added (less than ` +
+        `${expect.keptUpShare * 100}%): display work held back the subscription`,
+    );
   }
 
   // 5. The executed notebook keeps the last state: each live output equals the last bundle nbclient applied.
@@ -228,6 +291,14 @@ async function checkNotebook(name: string, expect: NotebookExpectation, server?:
         lastData,
         `${name}: the saved output of ${out.id} (cell ${cell}) is not the last state (message ${last.seq})`,
       );
+      // A saved live output says when it was last updated, so that a reader knows what it shows.
+      if (out.updates.length > 0) {
+        assert.match(
+          savedData["text/plain"] ?? "",
+          /last update \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/,
+          `${name}: the saved output of ${out.id} does not say when it was last updated`,
+        );
+      }
     }
   }
 }
@@ -262,3 +333,53 @@ for (const name of listNotebooks()) {
     });
   }
 }
+
+Deno.test("no notebook cell pauses (sleeps) to let its outputs through", () => {
+  const sleeps: string[] = [];
+  for (const name of listNotebooks()) {
+    const nb = JSON.parse(Deno.readTextFileSync(`${NOTEBOOKS_DIR}/${name}`)) as ExecutedNotebook;
+    nb.cells.forEach((c, i) => {
+      const src = joinText(c.source ?? "");
+      if (c.cell_type === "code" && /setTimeout|\bsleep\b|\bdelay\(/.test(src)) {
+        sleeps.push(`${name} cell ${i}`);
+      }
+    });
+  }
+  assert.ok(listNotebooks().length > 0, "notebooks/ holds no notebook");
+  assert.deepEqual(sleeps, [], "cells that pause");
+});
+
+Deno.test({
+  name: `every cell's outputs are in the executed notebook in 20 consecutive kernel runs of ${
+    REPEATED.join(", ")
+  }`,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const needsServer = REPEATED.some((n) => EXPECTATIONS[n].needsServer);
+    const server = needsServer ? await sharedServer("notebooks", NOTEBOOK_SERVER) : undefined;
+    const env: Record<string, string> = server ? { DH_HOST: server.host, DH_PORT: String(server.port) } : {};
+    const runs = 20;
+    const failures: string[] = [];
+    for (const name of REPEATED) {
+      let complete = 0;
+      for (let run = 1; run <= runs; run++) {
+        const { report, code, stderr } = await runNotebook(name, {
+          env,
+          outDir: `${NOTEBOOK_RESULTS_DIR}/repeated`,
+          timeoutMs: 120_000,
+        });
+        assert.ok(
+          report.ok && code === 0,
+          `${name} run ${run} did not finish: ${report.failure}\n${stderr.slice(-2000)}`,
+        );
+        const executed = JSON.parse(await Deno.readTextFile(report.executed_notebook)) as ExecutedNotebook;
+        const missing = missingOutputs(executed, EXPECTATIONS[name]);
+        if (missing.length === 0) complete++;
+        else failures.push(`${name} run ${run}: ${missing.join("; ")}`);
+      }
+      console.log(`${name}: every cell's outputs present in ${complete} of ${runs} runs`);
+    }
+    assert.deepEqual(failures, [], "runs with outputs missing");
+  },
+});

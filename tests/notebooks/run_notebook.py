@@ -15,7 +15,8 @@ Writes two files into DIR (default: <project>/test-results/notebooks/):
 Each message record holds ``seq``, ``t`` (seconds since the kernel client started), ``msg_type``,
 ``parent_cell`` (the cell whose execute request is the parent, or null), ``running_cell`` (the cell nbclient
 was executing when the message was read, or null after the last cell), ``applied`` (whether nbclient
-processed it: messages arriving after their cell went idle are dropped by nbclient, see TOOLCHAIN.md §5.4),
+processed it: messages arriving after their cell went idle are dropped by nbclient; the Deno 2.9 kernel can
+publish a cell's last outputs after the cell's idle status),
 and, by type, ``display_id``, ``data``, ``metadata``, ``name``/``text``, ``ename``/``evalue``/``traceback``,
 ``execution_state``.
 

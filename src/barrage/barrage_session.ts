@@ -35,7 +35,29 @@ export type BarrageSessionOptions = Pick<
 /** A table to capture: a ticket (e.g. a `SharedTicket` or its bytes) or a server table handle. */
 export type Capturable = TicketLike | TableRef;
 
-const cache = new Map<string, Promise<BarrageSession>>();
+/**
+ * One connection shared by every {@linkcode BarrageSession} handle made with
+ * the same options; it closes when the last handle closes.
+ */
+class SharedConnection {
+  readonly session: Session;
+  readonly key: string;
+  holders = 0;
+
+  constructor(session: Session, key: string) {
+    this.session = session;
+    this.key = key;
+  }
+
+  /** One holder fewer; the last one closes the session. */
+  async release(): Promise<void> {
+    if (--this.holders > 0) return;
+    if (cache.get(this.key)?.connection === this) cache.delete(this.key);
+    await this.session.close();
+  }
+}
+
+const cache = new Map<string, { promise: Promise<SharedConnection>; connection?: SharedConnection }>();
 
 async function cacheKey(o: BarrageSessionOptions): Promise<string> {
   const material = JSON.stringify([
@@ -54,24 +76,37 @@ async function cacheKey(o: BarrageSessionOptions): Promise<string> {
 }
 
 /**
- * A connection for capturing tables with Barrage. Get one with
- * {@linkcode barrageSession}; the same options give the same open session.
+ * A handle on a connection for capturing tables with Barrage. Get one with
+ * {@linkcode barrageSession}: calls with the same options share one open
+ * connection, each with a handle of its own. Closing a handle closes the
+ * subscriptions made through it; the connection closes with its last handle.
  */
 export class BarrageSession {
-  /** The underlying session (also usable for server table operations). */
-  readonly session: Session;
-  readonly #key: string;
+  readonly #connection: SharedConnection;
   readonly #tables = new Set<LocalTable>();
+  #closed = false;
 
   /** @ignore */
-  constructor(session: Session, key: string) {
-    this.session = session;
-    this.#key = key;
+  constructor(connection: SharedConnection) {
+    this.#connection = connection;
   }
 
-  /** Whether the session is open. */
+  /** The underlying session (also usable for server table operations), shared by the handles of one connection. */
+  get session(): Session {
+    return this.#connection.session;
+  }
+
+  /** Whether this handle is open and its session alive. */
   get isAlive(): boolean {
-    return this.session.isAlive;
+    return !this.#closed && this.session.isAlive;
+  }
+
+  #open(): void {
+    if (this.#closed) {
+      throw new DeephavenError("This Barrage session was closed; call barrageSession() again for a new one", {
+        code: GrpcCode.FAILED_PRECONDITION,
+      });
+    }
   }
 
   async #target(
@@ -110,6 +145,7 @@ export class BarrageSession {
    * @throws {DeephavenError} When the ticket is unknown or released.
    */
   async subscribe(table: Capturable, options: SubscribeOptions = {}): Promise<LiveTable> {
+    this.#open();
     const t = await this.#target(table);
     const core = sessionCoreOf(table instanceof TableRef ? table : this.session);
     const current = table instanceof TableRef ? () => table.ticket : () => t.ticket;
@@ -125,16 +161,21 @@ export class BarrageSession {
    * @returns The snapshot.
    */
   async snapshot(table: Capturable, options: SubscribeOptions = {}): Promise<LocalTable> {
+    this.#open();
     const t = await this.#target(table);
     const core = sessionCoreOf(table instanceof TableRef ? table : this.session);
     return await snapshotTicket(core, t.ticket, t.schema ?? await this.#schemaOf(t.ticket, options), options);
   }
 
-  /** Closes every subscription of this session and the session itself. */
+  /**
+   * Closes the subscriptions made through this handle, and the connection
+   * when no other handle holds it. Closing twice does nothing.
+   */
   async close(): Promise<void> {
-    cache.delete(this.#key);
+    if (this.#closed) return;
+    this.#closed = true;
     for (const t of [...this.#tables]) t.close();
-    await this.session.close();
+    await this.#connection.release();
   }
 
   /** Closes the session, for `await using`. */
@@ -154,9 +195,11 @@ export class BarrageSession {
 }
 
 /**
- * Opens (or reuses) a Barrage session to a server. Sessions are cached by
- * target and credentials: the same options give the same open session, as
- * Deephaven's `barrage_session` does.
+ * Opens a Barrage session to a server, reusing an open connection: calls
+ * with the same target and credentials share one connection (as Deephaven's
+ * `barrage_session` does), each getting its own handle, so that closing one
+ * handle never closes the others' subscriptions. The connection closes when
+ * its last handle does.
  *
  * @example Usage
  * ```ts ignore
@@ -175,19 +218,27 @@ export async function barrageSession(options: BarrageSessionOptions = {}): Promi
   const existing = cache.get(key);
   if (existing) {
     try {
-      const s = await existing;
-      if (s.isAlive) return s;
+      const c = await existing.promise;
+      if (c.session.isAlive && cache.get(key) === existing) {
+        c.holders++;
+        return new BarrageSession(c);
+      }
     } catch {
       // A failed login is not cached; try again below.
     }
-    cache.delete(key);
+    if (cache.get(key) === existing) cache.delete(key);
   }
-  const created = Session.connect(options).then((s) => new BarrageSession(s, key));
-  cache.set(key, created);
+  const entry: { promise: Promise<SharedConnection>; connection?: SharedConnection } = {
+    promise: Session.connect(options).then((s) => new SharedConnection(s, key)),
+  };
+  cache.set(key, entry);
   try {
-    return await created;
+    const c = await entry.promise;
+    entry.connection = c;
+    c.holders++;
+    return new BarrageSession(c);
   } catch (e) {
-    cache.delete(key);
+    if (cache.get(key) === entry) cache.delete(key);
     throw e instanceof DeephavenError ? e : new DeephavenError(String(e), { code: GrpcCode.UNKNOWN });
   }
 }

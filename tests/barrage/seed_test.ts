@@ -81,32 +81,45 @@ serverTest("seed: a subscription to a published time table follows the server", 
 });
 
 serverTest(
-  "seed: barrageSession caches by options and opens a new session after close",
+  "seed: barrageSession shares one connection per options; each holder closes only its own handle",
   {},
   async (server) => {
     const { host, port } = server;
     const a = await barrageSession({ host, port });
     const b = await barrageSession({ host, port });
-    assert.equal(a, b, "the same options give the same session object");
+    assert.notEqual(a, b, "each call gets its own handle");
+    assert.equal(a.session, b.session, "the same options share one connection");
     const other = await barrageSession({ host, port, extraHeaders: { "x-test": "other" } });
-    assert.notEqual(other, a, "other options give another session");
+    assert.notEqual(other.session, a.session, "other options give another connection");
 
     await using session = await Session.connect({ host, port });
     const ticket = SharedTicket.randomTicket();
     await session.publishTable(ticket, session.timeTable("PT0.1s"));
     const live = await a.subscribe(ticket);
+    const fromB = await b.subscribe(ticket);
     await a.close();
-    assert.equal(a.isAlive, false, "a closed session is not alive");
-    assert.equal(live.state, "closed", "closing the session closes its subscriptions");
+    assert.equal(a.isAlive, false, "a closed handle is not alive");
+    assert.equal(live.state, "closed", "closing a handle closes its subscriptions");
+    assert.equal(b.isAlive, true, "closing one holder's handle leaves the others open");
+    assert.equal(b.session.isAlive, true, "the shared connection stays open while a holder has it");
+    assert.equal(fromB.state, "live", "the other holder's subscription keeps ticking");
+    await nextUpdates(fromB, 1, 15_000);
+    await assert.rejects(a.subscribe(ticket), /was closed/, "a closed handle refuses new subscriptions");
     assert.equal(other.isAlive, true, "closing one session leaves the others open");
 
     const c = await barrageSession({ host, port });
-    assert.notEqual(c, a, "after close, the same options give a new session");
-    assert.equal(c.isAlive, true);
-    const again = await c.subscribe(ticket);
-    await nextUpdates(again, 1, 15_000);
-    assert.equal(await barrageSession({ host, port }), c, "the new session is cached in turn");
+    assert.equal(c.session, b.session, "a new holder joins the open connection");
+    await b.close();
+    assert.equal(c.session.isAlive, true, "still held by c");
     await c.close();
+    assert.equal(c.session.isAlive, false, "the last holder's close closes the connection");
+    assert.equal(fromB.state, "closed");
+
+    const d = await barrageSession({ host, port });
+    assert.notEqual(d.session, c.session, "after the last close, the same options open a new connection");
+    const again = await d.subscribe(ticket);
+    await nextUpdates(again, 1, 15_000);
+    await d.close();
     await other.close();
   },
 );

@@ -209,4 +209,11 @@ await Deno.writeTextFile(
   `${flags.out}/display-${stamp}.json`,
   JSON.stringify({ period, intervalMs, seconds, rows }, null, 1),
 );
+// The reports are checked in: format them as `deno fmt --check` wants.
+await new Deno.Command(Deno.execPath(), {
+  args: ["fmt", "--quiet", flags.out],
+  stdout: "null",
+  stderr: "null",
+})
+  .output();
 console.error(`notebook_display: wrote ${flags.out}/display-${stamp}.md`);

@@ -18,7 +18,6 @@ import {
   type MessageRecord,
   missingOutputs,
   NOTEBOOK_RESULTS_DIR,
-  type NotebookOutput,
   type NotebookReport,
   NOTEBOOKS_DIR,
   runNotebook,

@@ -39,6 +39,8 @@ for d in src tests bench; do [[ -d "$d" ]] && check_targets+=("$d/"); done
 check "deno check ${check_targets[*]}" deno check "${check_targets[@]}"
 if [[ -f mod.ts ]]; then
   check "deno doc --lint mod.ts" deno doc --lint mod.ts
+  # The package stays publishable: a license, no slow types, every export documented.
+  check "deno publish --dry-run" deno publish --dry-run --allow-dirty --quiet
 fi
 
 if (($# == 0)); then

@@ -87,4 +87,43 @@ export class DeephavenError extends Error {
   get codeName(): GrpcCodeName {
     return grpcCodeName(this.code);
   }
+
+  /**
+   * Bad input from the caller: a `DeephavenError` with `INVALID_ARGUMENT`,
+   * the one kind of error this module raises for misuse.
+   *
+   * @example Usage
+   * ```ts
+   * import { DeephavenError } from "./errors.ts";
+   * const err = DeephavenError.invalid("emptyTable() needs a whole number of rows >= 0, got -1");
+   * console.assert(err.codeName === "INVALID_ARGUMENT");
+   * ```
+   *
+   * @param message What is wrong with the input and what to pass instead.
+   * @returns The error (to throw).
+   */
+  static invalid(message: string): DeephavenError {
+    return new DeephavenError(message, { code: GrpcCode.INVALID_ARGUMENT });
+  }
+
+  /**
+   * Wraps anything thrown as a `DeephavenError` (returned as it is when it is one already).
+   *
+   * @example Usage
+   * ```ts
+   * import { DeephavenError, GrpcCode } from "./errors.ts";
+   * const err = DeephavenError.from(new Error("socket hang up"), "Reading the table failed", GrpcCode.UNAVAILABLE);
+   * console.assert(err.message === "Reading the table failed: socket hang up" && err.cause !== undefined);
+   * ```
+   *
+   * @param e What was thrown.
+   * @param context What was being done, in sentence case; prefixed to the message.
+   * @param code The code when `e` carries none. Default `UNKNOWN`.
+   * @returns The error.
+   */
+  static from(e: unknown, context?: string, code: number = GrpcCode.UNKNOWN): DeephavenError {
+    if (e instanceof DeephavenError) return e;
+    const text = e instanceof Error ? e.message : String(e);
+    return new DeephavenError(context ? `${context}: ${text}` : text, { code, cause: e });
+  }
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { DeephavenError } from "../errors.ts";
 import * as Plot from "@observablehq/plot";
 import { parseHTML } from "linkedom";
 import type * as arrow from "apache-arrow";
@@ -81,7 +82,7 @@ function channel(data: PlotRow[] | Columns, name: string | undefined): unknown {
 }
 
 function channelMarks(o: PlotOptions, data: PlotRow[] | Columns): Plot.Markish[] {
-  if (!o.x && !o.y) throw new TypeError("plot() needs `x` and `y` columns, or a `marks` function");
+  if (!o.x && !o.y) throw DeephavenError.invalid("plot() needs `x` and `y` columns, or a `marks` function");
   const ys = o.y === undefined ? [] : typeof o.y === "string" ? [o.y] : o.y;
   const kind = o.mark ?? "line";
   const rows = Array.isArray(data) ? data : { length: data.length };

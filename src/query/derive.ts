@@ -27,7 +27,7 @@ export class SlotReader {
   index(name: string): number {
     const j = this.#index.get(name);
     if (j === undefined) {
-      throw new TypeError(
+      throw DeephavenError.invalid(
         `No column ${JSON.stringify(name)}; the columns are ${
           this.names.map((n) => JSON.stringify(n)).join(", ")
         }`,

@@ -9,6 +9,8 @@
  * @module
  */
 
+import { DeephavenError } from "../errors.ts";
+
 /** One aggregation, as passed to {@linkcode TableRef.aggBy}. Build it with {@linkcode agg}. */
 export interface Aggregation {
   /** What the aggregation does, for messages, e.g. `sum(X)`. */
@@ -34,7 +36,7 @@ function list(cols: string | readonly string[]): string[] {
 function columns(name: string, spec: SpecWire, cols: string | readonly string[]): Aggregation {
   const matchPairs = list(cols);
   if (matchPairs.length === 0) {
-    throw new TypeError(`Aggregation ${name} needs at least one column`);
+    throw DeephavenError.invalid(`Aggregation ${name} needs at least one column`);
   }
   return {
     description: `${name}(${matchPairs.join(", ")})`,

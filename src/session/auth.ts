@@ -5,6 +5,8 @@
  * @module
  */
 
+import { DeephavenError } from "../errors.ts";
+
 import { registerSecret } from "../transport/redact.ts";
 
 /** The PSK handler's auth type string. */
@@ -48,7 +50,7 @@ export function loginHeader(authType: AuthType, authToken: string): string {
   if (authType === "Anonymous") return "Anonymous";
   if (authType === "Basic") {
     if (!authToken.includes(":")) {
-      throw new TypeError("Basic auth needs a token of the form 'user:password'");
+      throw DeephavenError.invalid("Basic auth needs a token of the form 'user:password'");
     }
     return `Basic ${base64Utf8(authToken)}`;
   }

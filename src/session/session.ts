@@ -154,7 +154,7 @@ export class Session {
    */
   emptyTable(size: number): TableRef {
     if (!Number.isSafeInteger(size) || size < 0) {
-      throw new TypeError(`emptyTable() needs a whole number of rows >= 0, got ${size}`);
+      throw DeephavenError.invalid(`emptyTable() needs a whole number of rows >= 0, got ${size}`);
     }
     return this.#table(`emptyTable(${size})`, "emptyTable", (resultId) => ({ resultId, size: BigInt(size) }));
   }
@@ -222,7 +222,7 @@ export class Session {
    * @returns The merged table.
    */
   mergeTables(tables: TableRef[], orderBy?: string): TableRef {
-    if (tables.length === 0) throw new TypeError("mergeTables() needs at least one table");
+    if (tables.length === 0) throw DeephavenError.invalid("mergeTables() needs at least one table");
     const desc = `mergeTables([${tables.map((t) => t.description).join(", ")}])`;
     const spec = rpc(TableService.method.mergeTables);
     return createRef(

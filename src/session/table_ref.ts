@@ -51,7 +51,7 @@ function show(x: string | readonly string[] | undefined): string {
 
 function checkCount(n: number, what: string): bigint {
   if (!Number.isSafeInteger(n) || n < 0) {
-    throw new TypeError(`${what} needs a whole number of rows >= 0, got ${n}`);
+    throw DeephavenError.invalid(`${what} needs a whole number of rows >= 0, got ${n}`);
   }
   return BigInt(n);
 }
@@ -356,7 +356,7 @@ export class TableRef {
     const cols = toList(orderBy);
     const dirs = typeof order === "string" ? cols.map(() => order) : order;
     if (dirs.length !== cols.length) {
-      throw new TypeError(
+      throw DeephavenError.invalid(
         `sort() got ${cols.length} columns but ${dirs.length} directions; give one per column`,
       );
     }
@@ -493,7 +493,7 @@ export class TableRef {
    */
   aggBy(aggs: Aggregation | Aggregation[], by?: string | string[], preserveEmpty = false): TableRef {
     const list = Array.isArray(aggs) ? aggs : [aggs];
-    if (list.length === 0) throw new TypeError("aggBy() needs at least one aggregation");
+    if (list.length === 0) throw DeephavenError.invalid("aggBy() needs at least one aggregation");
     const groupByColumns = toList(by);
     return this.#unary(
       "aggregate",
@@ -620,7 +620,7 @@ export class TableRef {
     joins?: string | string[],
   ) {
     const keys = toList(on);
-    if (keys.length === 0) throw new TypeError(`${name}() needs at least the as-of column in 'on'`);
+    if (keys.length === 0) throw DeephavenError.invalid(`${name}() needs at least the as-of column in 'on'`);
     const columnsToAdd = toList(joins);
     return this.#unary(
       method,

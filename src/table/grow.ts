@@ -11,6 +11,8 @@
  * @module
  */
 
+import { DeephavenError, GrpcCode } from "../errors.ts";
+
 /** Typed arrays used for column storage and row indexes. */
 export type GrowableTypedArray =
   | Int8Array
@@ -51,8 +53,9 @@ export function growTyped<A extends GrowableTypedArray>(current: A, used: number
   const bpe = current.BYTES_PER_ELEMENT;
   const capacity = Math.min(Math.max(n, Math.ceil(current.length * 1.5), 16), MAX_ELEMENTS);
   if (n > capacity) {
-    throw new RangeError(
-      `Table storage cannot hold ${n} rows; at most ${MAX_ELEMENTS} rows fit in one table`,
+    throw new DeephavenError(
+      `Table storage cannot hold ${n} rows; at most ${MAX_ELEMENTS} rows fit in one table: subscribe to a viewport or fewer columns`,
+      { code: GrpcCode.RESOURCE_EXHAUSTED },
     );
   }
   const buffer = current.buffer as ArrayBuffer;

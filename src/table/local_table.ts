@@ -322,7 +322,7 @@ export class LocalTable {
 
   #slot(row: number): number {
     if (!Number.isInteger(row) || row < 0 || row >= this.#size) {
-      throw new RangeError(`Row ${row} is out of range; the table has ${this.#size} rows`);
+      throw DeephavenError.invalid(`Row ${row} is out of range; the table has ${this.#size} rows`);
     }
     return this.#posToSlot[row];
   }

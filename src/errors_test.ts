@@ -1,0 +1,30 @@
+import assert from "node:assert/strict";
+import { DeephavenError, GrpcCode } from "./errors.ts";
+import { agg } from "./session/aggregation.ts";
+import { loginHeader } from "./session/auth.ts";
+import { renderPlot } from "./display/plot.ts";
+
+function invalid(f: () => unknown, what: string): void {
+  assert.throws(f, (e: unknown) => {
+    assert.ok(e instanceof DeephavenError, `${what}: a DeephavenError, got ${e}`);
+    assert.equal(e.codeName, "INVALID_ARGUMENT", what);
+    return true;
+  });
+}
+
+Deno.test("bad input is a DeephavenError with INVALID_ARGUMENT, wherever it is caught", () => {
+  invalid(() => agg.sum([]), "an aggregation without columns");
+  invalid(() => loginHeader("Basic", "no-colon"), "a Basic token without a colon");
+  invalid(() => renderPlot([{ A: 1 }], {}), "a chart without columns or marks");
+});
+
+Deno.test("DeephavenError.from keeps a DeephavenError and wraps anything else with context and cause", () => {
+  const own = new DeephavenError("Not found", { code: GrpcCode.NOT_FOUND });
+  assert.equal(DeephavenError.from(own, "ignored"), own);
+  const cause = new Error("socket hang up");
+  const wrapped = DeephavenError.from(cause, "Reading the table failed", GrpcCode.UNAVAILABLE);
+  assert.equal(wrapped.message, "Reading the table failed: socket hang up");
+  assert.equal(wrapped.codeName, "UNAVAILABLE");
+  assert.equal(wrapped.cause, cause);
+  assert.equal(DeephavenError.from("text").codeName, "UNKNOWN");
+});

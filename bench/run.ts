@@ -2,10 +2,10 @@
  * The benchmark suite (`deno task bench`): this module side by side with pydeephaven, pydeephaven-ticking and
  * a raw sink, against one embedded Deephaven server, in one run.
  *
- * Workloads (PERF.md §5.3), loaded as server scope tables:
+ * Workloads, loaded as server scope tables:
  * - S1: 1M rows × 6 numeric columns (long, int, 4 double).
  * - S2: 1M rows × 10 mixed columns (2 strings of 8–16 chars, a timestamp, 7 numeric; 5% nulls in each).
- * - S3: `--s3-rows` rows × 5 doubles (default 4M, scaled down from PERF.md's 10M; see `--help`).
+ * - S3: `--s3-rows` rows × 5 doubles (default 4M, scaled down from the plan's 10M; see `--help`).
  * - T1: append-only `time_table("PT0.001s")` (1,000 rows/s), latency from its Timestamp.
  * - T2: append-only `time_table("PT0.00001s")` (100,000 rows/s): sustained rate, backlog, apply time.
  * - T3: `last_by("Key")` over 10,000 keys of a 100,000 rows/s time table (modify-heavy).
@@ -36,7 +36,7 @@ const HELP = `deno task bench [options]
   --server-warmup N   DoGet and DoExchange snapshots of each static table before any measurement, so that
                       the server's JIT is warm for every client alike (default 5)
   --only LIST         comma list of S1,S2,S3,T1,T2,T3,P5 (default all)
-  --s3-rows N         rows of S3 (default 4000000, scaled down from PERF.md's 10M × 5 doubles = 400 MB, which
+  --s3-rows N         rows of S3 (default 4000000, scaled down from the plan's 10M × 5 doubles = 400 MB, which
                       makes 5 clients × 6 rounds move 12 GB on 2 shared cores; 10000000 runs the full size)
   --t1-seconds S      T1 duration per client (default 10)
   --t2-seconds S      T2 duration per client (default 60, as P3 asks)

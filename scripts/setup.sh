@@ -30,7 +30,7 @@ EXTRA_STEPS=(bench)
 log() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
-# (a) Deno, pinned: 2.9.4-2.9.6 crash on gRPC GOAWAY (TOOLCHAIN.md §2.4).
+# (a) Deno, pinned: 2.9.4-2.9.6 abort when an HTTP/2 GOAWAY arrives on a gRPC connection.
 deno_is_wanted() { [[ -x "$1" ]] && "$1" --version 2>/dev/null | head -1 | grep -q "^deno $DENO_VERSION "; }
 step_deno() {
   local chosen=""

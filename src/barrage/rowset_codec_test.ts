@@ -36,7 +36,7 @@ function assertMalformed(fn: () => unknown, pattern?: RegExp): void {
 }
 
 // ------------------------------------------------------------------------------------------------
-// PROTOCOL.md §4.2 test vectors
+// Test vectors: byte-exact encodings of small RowSets as the Deephaven server writes them
 
 const ROWSET_VECTORS: Array<[string, RowSet, string]> = [
   ["{}", RowSet.EMPTY, "20"],

@@ -11,8 +11,8 @@
  *   is refused.
  * - `resolveUri("dh://...")` subscribes over TLS.
  *
- * The servers are started by this file (the harness's readiness probe speaks plaintext). TOOLCHAIN.md's
- * warning about `GRPC_DEFAULT_SSL_ROOTS_FILE_PATH` concerns TLS servers run in Deno; here the client only
+ * The servers are started by this file (the harness's readiness probe speaks plaintext). A set
+ * `GRPC_DEFAULT_SSL_ROOTS_FILE_PATH` breaks TLS servers run in Deno (grpc-js sends the whole bundle); here the client only
  * reads it for its default roots (the system bundle), which is what the "no CA" case relies on.
  */
 

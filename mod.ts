@@ -1,24 +1,44 @@
 /**
- * Live Deephaven tables in Deno.
+ * Live Deephaven tables in Deno: sessions, server tables, shared tickets,
+ * Barrage subscriptions and snapshots into local tables, errors.
  *
  * Connect to a Deephaven Community Core server with {@linkcode Session},
  * build and query tables on the server through {@linkcode TableRef} handles,
- * publish them under a {@linkcode SharedTicket}, and capture them as Arrow
- * snapshots.
+ * publish them under a {@linkcode SharedTicket}, and capture them with
+ * {@linkcode barrageSession}: `subscribe()` gives a {@linkcode LocalTable}
+ * that keeps ticking and can be queried locally, `snapshot()` a static one.
  *
- * @example Connect, build a table on the server, take a snapshot
+ * Other parts are subpaths of the package: `./display` (notebook display),
+ * `./plot` (Observable Plot charts), `./export` (CSV, JSON, Arrow, Parquet),
+ * `./server` (an embedded Deephaven server) and `./testing` (test support).
+ *
+ * @example Connect, build a table on the server, publish it, capture it
  * ```ts ignore
- * import { Session, SharedTicket } from "./mod.ts";
+ * import { barrageSession, Session, SharedTicket } from "@dh/deephaven";
  *
  * await using session = await Session.connect({ host: "localhost", port: 10000 });
  * const t = session.timeTable("PT1s").update(["X = 0.1 * i", "Y = Math.sin(X)"]);
  * const ticket = SharedTicket.randomTicket();
  * await session.publishTable(ticket, t);
- * console.log((await session.snapshot(ticket)).numRows);
+ * console.log((await session.toArrow(ticket)).numRows);
+ *
+ * const bs = await barrageSession({ host: "localhost", port: 10000 });
+ * const live = await bs.subscribe(ticket.bytes);
+ * console.log(live.lastBy().size);
  * ```
  *
  * @module
  */
+
+import { Session } from "./src/session/session.ts";
+import { TableRef } from "./src/session/table_ref.ts";
+import { BarrageSession } from "./src/barrage/barrage_session.ts";
+import { LocalTable } from "./src/table/local_table.ts";
+import { attachDisplay } from "./src/display/jupyter.ts";
+
+// Notebook display, attached in this one place: a table, a handle or a session that is a cell's value
+// renders itself (the classes above know nothing of display).
+attachDisplay(LocalTable, TableRef, Session, BarrageSession);
 
 export {
   DeephavenError,
@@ -36,7 +56,7 @@ export {
 } from "./src/session/session.ts";
 export { type NaturalJoinType, type SortDirection, TableRef } from "./src/session/table_ref.ts";
 export { agg, type Aggregation, type AggregationWire, type SpecWire } from "./src/session/aggregation.ts";
-export { type AuthType, loginHeader, PSK_AUTH } from "./src/session/auth.ts";
+export { type AuthType, PSK_AUTH } from "./src/session/auth.ts";
 export { SharedTicket, type TicketLike } from "./src/session/ticket.ts";
 export {
   type BarrageSession,
@@ -55,45 +75,7 @@ export {
   type TableState,
   type TableUpdate,
 } from "./src/table/local_table.ts";
-export { localQueriesLoaded } from "./src/query/ops.ts";
 export { localTableFromArrow } from "./src/barrage/from_arrow.ts";
-export { type RangeStorage, type RowKey, RowSet, ShiftData } from "./src/table/rowset.ts";
+export { type RowKey, RowSet, ShiftData } from "./src/table/rowset.ts";
 export type { ArrowDataType, ArrowField, ArrowSchema } from "./src/arrow_types.ts";
-export {
-  display,
-  type Displayable,
-  type DisplayOptions,
-  type LiveDisplayable,
-  type MimeBundle,
-  setDisplayOptions,
-  tableBundle,
-} from "./src/display/jupyter.ts";
-export {
-  LivePlot,
-  type MarkKind,
-  plot,
-  type PlotOptions,
-  type PlotRow,
-  renderPlot,
-} from "./src/display/plot.ts";
-export { formatText, type FormatTextOptions, formatValue } from "./src/display/format.ts";
-export {
-  escapeHtml,
-  type HtmlColumn,
-  type HtmlOptions,
-  type HtmlTableInput,
-  renderTableHtml,
-} from "./src/display/html.ts";
-export {
-  type ExportableTable,
-  type FileFormat,
-  formatOfPath,
-  fromParquet,
-  toArrowIPC,
-  toCSV,
-  toJSON,
-  toJSONRows,
-  toParquet,
-  writeTable,
-} from "./src/table/export.ts";
 export { type DeephavenUri, parseUri, resolveUri, type ResolveUriOptions } from "./src/barrage/uri.ts";

@@ -23,13 +23,16 @@ import { parseArgs } from "node:util";
 import process from "node:process";
 import http2 from "node:http2";
 import * as arrow from "apache-arrow";
-import { barrageSession, type LocalTable, localTableFromArrow, Session, tableBundle } from "../mod.ts";
+import { barrageSession, type LocalTable, localTableFromArrow, Session } from "../mod.ts";
+import { tableBundle } from "../src/display/mod.ts";
 import { Channel, type MethodSpec } from "../src/transport/channel.ts";
 import { rpc } from "../src/transport/rpc.ts";
 import { sessionCoreOf } from "../src/session/session.ts";
 import { snapshotRequest } from "../src/barrage/messages.ts";
 import { FlightService } from "../src/generated/proto/arrow/flight/protocol/flight_pb.ts";
 import { RowSet } from "../src/table/rowset.ts";
+import { createLocalTable, storageOf } from "../src/table/local_table.ts";
+import { appendArrow } from "../src/barrage/from_arrow.ts";
 import type { Rep } from "./rep.ts";
 
 const { values: args } = parseArgs({
@@ -127,9 +130,9 @@ function arrowBytes(t: arrow.Table): number {
  * whole buffers (spare capacity included).
  */
 function typedBytes(t: LocalTable): number {
-  let n = t.slots().buffer.byteLength;
+  let n = storageOf(t).slots().buffer.byteLength;
   for (let i = 0; i < t.columns.length; i++) {
-    const d = t.store(i).data;
+    const d = storageOf(t).store(i).data;
     if (ArrayBuffer.isView(d)) n += d.buffer.byteLength;
   }
   return n;
@@ -455,8 +458,8 @@ async function subscribe(): Promise<Record<string, unknown>> {
     const apply = probe.take();
     const now = performance.now();
     const nowNs = BigInt(Math.round((performance.timeOrigin + now) * 1e6));
-    const data = live.store(tsIndex).data as BigInt64Array;
-    if (firstTs === undefined && live.size > 0) firstTs = data[live.slotAt(0)];
+    const data = storageOf(live).store(tsIndex).data as BigInt64Array;
+    if (firstTs === undefined && live.size > 0) firstTs = data[storageOf(live).slotAt(0)];
     const slots = u.slots?.added.length ? u.slots.added : u.slots?.modified ?? new Int32Array(0);
     // Latency from the server timestamp of rows to now, on at most ~1000 rows of this update.
     const step = Math.max(1, Math.floor(slots.length / 1000));
@@ -563,8 +566,8 @@ function display(): Record<string, unknown> {
       ),
     }),
   );
-  const lt = localTableFromArrow(withTs);
-  lt.setState("live");
+  const { table: lt, writer } = createLocalTable(localTableFromArrow(withTs).schema as arrow.Schema);
+  appendArrow(writer, withTs);
   const buildMs = performance.now() - t0;
   log(`built ${lt.size} rows in ${buildMs.toFixed(0)} ms`);
   const times: number[] = [];
@@ -572,7 +575,7 @@ function display(): Record<string, unknown> {
   for (let i = 0; i < Math.max(reps, 20); i++) {
     // A small append between refreshes, as a live table would get.
     const start = lt.size;
-    lt.applyPositional({
+    writer.applyPositional({
       isSnapshot: false,
       removed: RowSet.EMPTY,
       added: RowSet.range(start, start + 99),

@@ -19,12 +19,16 @@
  */
 
 import * as arrow from "apache-arrow";
-import { localTableFromArrow } from "../src/barrage/from_arrow.ts";
-import type { ColumnData, LocalTable } from "../src/table/local_table.ts";
+import { appendArrow } from "../src/barrage/from_arrow.ts";
+import { createLocalTable, type LocalTable, type TableWriter } from "../src/table/local_table.ts";
+import type { ColumnData } from "../src/table/storage.ts";
+
+/** The writers of the source tables built here. */
+const writers = new WeakMap<LocalTable, TableWriter>();
 import { RowSet } from "../src/table/rowset.ts";
 import { NULLS } from "../src/table/column.ts";
 import "../src/query/ops.ts";
-import { mulberry32 } from "../tests/helpers/prng.ts";
+import { mulberry32 } from "../testing/prng.ts";
 
 const SYMS = ["AAPL", "MSFT", "GOOG", "IBM", "TSLA", null];
 
@@ -53,8 +57,9 @@ function source(n: number): LocalTable {
     schema,
     arrow.makeData({ type: new arrow.Struct(fields), length: n, children }),
   );
-  const t = localTableFromArrow(new arrow.Table([batch]));
-  t.setState("live");
+  const { table: t, writer } = createLocalTable(schema);
+  appendArrow(writer, new arrow.Table([batch]));
+  writers.set(t, writer);
   return t;
 }
 
@@ -127,7 +132,7 @@ class Fixture {
   addAndModify(): number {
     const key = this.#next++;
     const mod = this.randomKey();
-    this.src.applyKeyed({
+    writers.get(this.src)!.applyKeyed({
       isSnapshot: false,
       removed: RowSet.EMPTY,
       shifts: undefined,
@@ -140,7 +145,7 @@ class Fixture {
   }
 
   remove(key: number): void {
-    this.src.applyKeyed({
+    writers.get(this.src)!.applyKeyed({
       isSnapshot: false,
       removed: RowSet.fromKeys([key]),
       shifts: undefined,
@@ -164,7 +169,7 @@ class Fixture {
   add(key: number, qty?: number): void {
     const r = row(this.#rnd);
     if (qty !== undefined) r[1] = qty;
-    this.src.applyKeyed({
+    writers.get(this.src)!.applyKeyed({
       isSnapshot: false,
       removed: RowSet.EMPTY,
       shifts: undefined,

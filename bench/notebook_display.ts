@@ -17,8 +17,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { startServer } from "../tests/harness/server.ts";
-import { runNotebookFile } from "../tests/notebooks/notebook_runner.ts";
+import { startServer } from "../src/server/mod.ts";
+import { RESULTS_DIR } from "../testing/server.ts";
+import { runNotebookFile } from "../testing/notebooks.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -58,10 +59,9 @@ await display(live.countBy("Sym", "N"));`,
   },
 ];
 
-const SETUP = `import { barrageSession, display, plot, Session } from "${
-  new URL("../mod.ts", import.meta.url).href
-}";
-import { displayStats } from "${new URL("../src/display/jupyter.ts", import.meta.url).href}";
+const SETUP = `import { barrageSession, Session } from "${new URL("../mod.ts", import.meta.url).href}";
+import { display, displayStats } from "${new URL("../src/display/mod.ts", import.meta.url).href}";
+import { plot } from "${new URL("../src/plot/mod.ts", import.meta.url).href}";
 const host = Deno.env.get("DH_HOST")!, port = Number(Deno.env.get("DH_PORT"));
 const session = await Session.connect({ host, port });
 const bs = await barrageSession({ host, port });
@@ -126,6 +126,7 @@ console.error(
 );
 const server = await startServer({
   name: "bench-display",
+  logDir: RESULTS_DIR,
   auth: "anonymous",
   jvmArgs: [
     "-Xmx6g",

@@ -11,15 +11,15 @@
  */
 
 import { parseArgs } from "node:util";
-import { sharedServer } from "../tests/harness/server.ts";
-import { EXPECTATIONS, NOTEBOOK_SERVER } from "../tests/notebooks/expectations.ts";
+import { sharedServer } from "../testing/server.ts";
+import { EXPECTATIONS, NOTEBOOK_SERVER } from "../testing/notebook_expectations.ts";
 import {
   type ExecutedNotebook,
   listNotebooks,
   missingOutputs,
   NOTEBOOK_RESULTS_DIR,
   runNotebook,
-} from "../tests/notebooks/notebook_runner.ts";
+} from "../testing/notebooks.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,

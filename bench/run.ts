@@ -16,8 +16,8 @@
  * pydeephaven-ticking (`listen`), and the raw sink (the same grpc-js channel draining DoGet / DoExchange
  * without decoding). Ticking tables are created fresh for every client, so each starts from the same point.
  *
- * Writes bench/results/<timestamp>.{md,json} and latest.{md,json}, and the table into README.md's
- * "## Benchmarks" section (the last section; replaced on each run unless `--no-readme`).
+ * Writes bench/results/<timestamp>.{md,json} and latest.{md,json}; the README links latest.md (it is
+ * never rewritten by a run).
  *
  * Run: `deno task bench` (scripts/bench.sh: installs what it needs, then runs this).
  *
@@ -26,7 +26,8 @@
 
 import { parseArgs } from "node:util";
 import { Session } from "../mod.ts";
-import { PROJECT_ROOT, startServer, venvPython } from "../tests/harness/server.ts";
+import { startServer, venvPython } from "../src/server/mod.ts";
+import { PROJECT_ROOT, RESULTS_DIR } from "../testing/server.ts";
 import type { Rep } from "./rep.ts";
 
 const HELP = `deno task bench [options]
@@ -47,7 +48,6 @@ const HELP = `deno task bench [options]
   --display-rows N    rows of the P5 table (default 10000000)
   --pin               pin the server to CPU 0 and the clients to CPU 1 (taskset)
   --no-peers          skip pydeephaven and pydeephaven-ticking
-  --no-readme         do not update README.md
   --tag TEXT          a note stored with the results (e.g. "after column.ts write fast path")`;
 
 const { values: flags } = parseArgs({
@@ -67,7 +67,6 @@ const { values: flags } = parseArgs({
     "display-rows": { type: "string", default: "10000000" },
     pin: { type: "boolean", default: false },
     "no-peers": { type: "boolean", default: false },
-    "no-readme": { type: "boolean", default: false },
     tag: { type: "string", default: "" },
     help: { type: "boolean", default: false },
   },
@@ -341,7 +340,13 @@ function slope(xs: number[], ys: number[]): number {
 // ---- the run ----
 
 log(`starting the server (${jvmArgs.join(" ")})`);
-const server = await startServer({ auth: "anonymous", jvmArgs, script: STATIC_SCRIPT, name: "bench" });
+const server = await startServer({
+  auth: "anonymous",
+  jvmArgs,
+  script: STATIC_SCRIPT,
+  name: "bench",
+  logDir: RESULTS_DIR,
+});
 const pid = serverPid(server.port);
 if (flags.pin && pid) {
   await new Deno.Command("taskset", { args: ["-a", "-p", "-c", "0", String(pid)], stdout: "null" }).output();
@@ -795,24 +800,9 @@ await Deno.writeTextFile(`${dir}/latest.json`, json);
 await Deno.writeTextFile(`${dir}/latest.md`, md + "\n");
 log(`wrote bench/results/${stamp}.{md,json} and latest.{md,json}`);
 
-if (!flags["no-readme"]) {
-  const readmePath = `${PROJECT_ROOT}/README.md`;
-  const readme = await Deno.readTextFile(readmePath);
-  const head = "\n## Benchmarks\n";
-  const at = readme.indexOf(head);
-  const before = at >= 0 ? readme.slice(0, at) : readme.replace(/\n*$/, "\n");
-  const section =
-    `${head}\n\`deno task bench\` (or \`bash scripts/bench.sh\`: it installs what it needs, pydeephaven-ticking ` +
-    `included; \`--help\` for options) ` +
-    `measures this module against pydeephaven, pydeephaven-ticking and a raw sink on one embedded server; ` +
-    `see bench/run.ts. Where the time goes for the goals not met: bench/results/profiles.md. Latest results ` +
-    `(bench/results/latest.md):\n\n${md.replace(/^### /gm, "#### ")}`;
-  await Deno.writeTextFile(readmePath, before + section + "\n");
-  log("updated the Benchmarks section of README.md");
-}
 // The written files follow the project's `deno fmt` (tables aligned, lines wrapped), as the checks require.
 const written = [`bench/results/${stamp}.json`, `bench/results/${stamp}.md`, "bench/results/latest.json"];
-written.push("bench/results/latest.md", ...(flags["no-readme"] ? [] : ["README.md"]));
+written.push("bench/results/latest.md");
 const fmt = await new Deno.Command(deno, { args: ["fmt", "-q", ...written], cwd: PROJECT_ROOT }).output();
 if (!fmt.success) log(`deno fmt of the results failed: ${new TextDecoder().decode(fmt.stderr)}`);
 console.log(md);

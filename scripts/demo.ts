@@ -14,9 +14,9 @@
  * @module
  */
 
-import { barrageSession, Session, SharedTicket } from "../mod.ts";
-import { formatText } from "../src/display/format.ts";
-import { startServer } from "../tests/harness/server.ts";
+import { barrageSession, Session, SharedTicket } from "@dh/deephaven";
+import { formatText } from "@dh/deephaven/display";
+import { startServer } from "@dh/deephaven/server";
 
 const updates = Number(Deno.env.get("DEMO_UPDATES") ?? 3);
 console.error("Starting a Deephaven server on 127.0.0.1 …");

@@ -80,6 +80,15 @@ flatc --ts --ts-flat-files -o "$WORK/barrage" proto/barrage/barrage.fbs
 # Deno needs explicit extensions on relative imports (flat files have none today; kept for safety).
 find "$WORK/barrage" -name '*.ts' -exec sed -i -E "s#from '(\.\.?/[^']+)'#from '\1.ts'#" {} +
 
+# Packages as versioned npm: specifiers (the versions of deno.json's import map), so that the module also
+# resolves when it is imported from a folder with another deno.json, or none.
+spec_of() { deno eval "console.log(JSON.parse(Deno.readTextFileSync('deno.json')).imports['$1'])"; }
+PROTOBUF_SPEC="$(spec_of @bufbuild/protobuf)"
+FLATBUFFERS_SPEC="$(spec_of flatbuffers)"
+find "$WORK" -name '*.ts' -exec sed -i -E \
+  -e "s#from \"@bufbuild/protobuf(/[a-z0-9]+)?\"#from \"$PROTOBUF_SPEC\\1\"#" \
+  -e "s#from 'flatbuffers'#from '$FLATBUFFERS_SPEC'#" {} +
+
 [[ -f "$WORK/proto/deephaven_core/proto/table_pb.ts" ]] || die "buf generate wrote no table_pb.ts; see the output above."
 [[ -f "$WORK/barrage/barrage_generated.ts" ]] || die "flatc wrote no barrage_generated.ts; see the output above."
 

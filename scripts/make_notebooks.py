@@ -13,7 +13,9 @@ import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-CONNECT = """import { barrageSession, display, plot, Session, SharedTicket } from "../mod.ts";
+CONNECT = """import { barrageSession, Session, SharedTicket } from "@dh/deephaven";
+import { display } from "@dh/deephaven/display";
+import { plot } from "@dh/deephaven/plot";
 
 // The server to use: DH_HOST / DH_PORT (the tests start one), else a local default server.
 const host = Deno.env.get("DH_HOST") ?? "localhost";
@@ -26,7 +28,9 @@ NOTEBOOKS = {
         ("markdown", "# Display without a server\n\nLocal tables and charts built from Arrow data show as a "
                      "cell's value, or through `display()` with options. Nothing here needs a Deephaven server."),
         ("code", """import { tableFromArrays } from "apache-arrow";
-import { display, localTableFromArrow, plot } from "../mod.ts";
+import { localTableFromArrow } from "@dh/deephaven";
+import { display } from "@dh/deephaven/display";
+import { plot } from "@dh/deephaven/plot";
 
 const prices = localTableFromArrow(tableFromArrays({
   Tick: Int32Array.from({ length: 30 }, (_, i) => i),

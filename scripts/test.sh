@@ -35,16 +35,16 @@ check "deno fmt --check" deno fmt --check
 check "deno lint" deno lint
 check_targets=()
 [[ -f mod.ts ]] && check_targets+=(mod.ts)
-for d in src tests bench; do [[ -d "$d" ]] && check_targets+=("$d/"); done
+for d in src testing tests bench scripts; do [[ -d "$d" ]] && check_targets+=("$d/"); done
 check "deno check ${check_targets[*]}" deno check "${check_targets[@]}"
 if [[ -f mod.ts ]]; then
-  check "deno doc --lint mod.ts" deno doc --lint mod.ts
+  check "deno doc --lint (every export)" deno doc --lint mod.ts src/display/mod.ts src/plot/mod.ts src/export/mod.ts src/server/mod.ts testing/mod.ts
   # The package stays publishable: a license, no slow types, every export documented.
   check "deno publish --dry-run" deno publish --dry-run --allow-dirty --quiet
 fi
 
 if (($# == 0)); then
-  set -- src/ tests/
+  set -- src/ testing/ tests/
 fi
 echo "test: deno test -A $*"
 # One log per run, so that runs side by side do not mix their summaries; test.log points at the latest.

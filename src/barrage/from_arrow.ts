@@ -5,8 +5,16 @@
  * @module
  */
 
-import { DataType, type Dictionary, Table, tableToIPC, type Vector, vectorFromArray } from "apache-arrow";
-import { LocalTable } from "../table/local_table.ts";
+import {
+  DataType,
+  type Dictionary,
+  type Schema,
+  Table,
+  tableToIPC,
+  type Vector,
+  vectorFromArray,
+} from "../deps/apache_arrow.ts";
+import { createLocalTable, type LocalTable, type TableWriter } from "../table/local_table.ts";
 import { RowSet } from "../table/rowset.ts";
 import { ipcToFlight, schemaFromFlatbuffer } from "../session/arrow_ipc.ts";
 import { decodeRecordBatch } from "./record_batch.ts";
@@ -16,7 +24,7 @@ import { decodeRecordBatch } from "./record_batch.ts";
  *
  * @example Usage
  * ```ts
- * import { tableFromArrays } from "apache-arrow";
+ * import { tableFromArrays } from "../deps/apache_arrow.ts";
  * import { localTableFromArrow } from "./from_arrow.ts";
  *
  * const t = localTableFromArrow(tableFromArrays({ X: Int32Array.from([1, 2, 3]) }));
@@ -30,12 +38,35 @@ export function localTableFromArrow(table: Table): LocalTable {
   if (table.schema.fields.some((f) => DataType.isDictionary(f.type))) table = undictionary(table);
   const [schemaMsg, ...batches] = ipcToFlight(tableToIPC(table, "stream"));
   const schema = schemaFromFlatbuffer(schemaMsg.dataHeader);
-  const out = new LocalTable(schema, "live");
+  const { table: out, writer } = createLocalTable(schema);
+  appendBatches(writer, schema, batches);
+  writer.setState("snapshot");
+  return out;
+}
+
+/**
+ * Appends the rows of an Arrow table to a local table through its writer (for producers that keep the
+ * table live afterwards). The Arrow table's columns must match the local table's schema.
+ *
+ * @param writer The local table's writer.
+ * @param table The rows to append.
+ */
+export function appendArrow(writer: TableWriter, table: Table): void {
+  if (table.schema.fields.some((f) => DataType.isDictionary(f.type))) table = undictionary(table);
+  const [, ...batches] = ipcToFlight(tableToIPC(table, "stream"));
+  appendBatches(writer, writer.storage.schema, batches);
+}
+
+function appendBatches(
+  writer: TableWriter,
+  schema: Schema,
+  batches: { dataHeader: Uint8Array; dataBody: Uint8Array }[],
+): void {
   for (const b of batches) {
     const batch = decodeRecordBatch(b.dataHeader, b.dataBody, schema);
     if (batch.length === 0) continue;
-    const start = out.size;
-    out.applyPositional({
+    const start = writer.storage.size;
+    writer.applyPositional({
       isSnapshot: true,
       removed: RowSet.EMPTY,
       added: RowSet.range(start, start + batch.length - 1),
@@ -44,8 +75,6 @@ export function localTableFromArrow(table: Table): LocalTable {
       modData: [],
     });
   }
-  out.setState("snapshot");
-  return out;
 }
 
 /** Replaces dictionary-encoded columns by plain ones (e.g. strings from `tableFromArrays`). */

@@ -1,21 +1,21 @@
 /**
  * The Barrage decoders against real and damaged input: messages recorded from a Deephaven server
- * (`tests/fixtures/barrage_messages.json`) decode to the right values, a few thousand seeded fuzz cases
- * (`bench/fuzz.ts`, random bytes and mutated recorded messages) each end in data or a DeephavenError within
+ * (`testing/fixtures/barrage_messages.json`) decode to the right values, a few thousand seeded fuzz cases
+ * (`testing/fuzz.ts`, random bytes and mutated recorded messages) each end in data or a DeephavenError within
  * a time bound, and the damage the fuzzer found once (huge vector lengths, 64-bit lengths, cyclic schema
  * fields, huge decimal scales, huge lengths of columns without buffers) is refused or handled cheaply.
  */
 
 import assert from "node:assert/strict";
-import * as flatbuffers from "flatbuffers";
+import * as flatbuffers from "../deps/flatbuffers.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { decodeUpdateMetadata } from "./messages.ts";
 import { decimalText, decodeRecordBatch } from "./record_batch.ts";
 import { schemaFromFlatbuffer } from "../session/arrow_ipc.ts";
 import { decimalToBytes } from "../table/to_arrow.ts";
-import { loadRecordedStreams, type RecordedStream } from "../../tests/fixtures/recorded.ts";
-import { fuzz } from "../../bench/fuzz.ts";
-import * as arrow from "apache-arrow";
+import { loadRecordedStreams, type RecordedStream } from "../../testing/fixtures/recorded.ts";
+import { fuzz } from "../../testing/fuzz.ts";
+import * as arrow from "../deps/apache_arrow.ts";
 
 const { streams } = loadRecordedStreams();
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import * as flatbuffers from "flatbuffers";
+import * as flatbuffers from "../deps/flatbuffers.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { RowSet, ShiftData } from "../table/rowset.ts";
 import { decodeBitSet, decodeRowSet, decodeShiftData, encodeBitSet, encodeRowSet } from "./rowset_codec.ts";

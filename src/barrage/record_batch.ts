@@ -11,7 +11,7 @@
  * @module
  */
 
-import * as arrow from "apache-arrow";
+import * as arrow from "../deps/apache_arrow.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { checkArrowMessage } from "../session/arrow_guard.ts";
 import { type Chunk, type ColumnKind, columnKind, nullSentinel, toJs, TYPED } from "../table/column.ts";

@@ -9,7 +9,7 @@ import {
   encodeRowSet,
   encodeShiftData,
 } from "./rowset_codec.ts";
-import { mulberry32 } from "../../tests/helpers/prng.ts";
+import { mulberry32 } from "../../testing/prng.ts";
 
 function int(rng: () => number, n: number): number {
   return Math.floor(rng() * n);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type * as arrow from "apache-arrow";
+import type * as arrow from "../deps/apache_arrow.ts";
 import type { ArrowSchema } from "../arrow_types.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { rpc } from "../transport/rpc.ts";
@@ -14,7 +14,8 @@ import type { BidiCall } from "../transport/channel.ts";
 import { isTransient, type SessionCore } from "../session/core.ts";
 import { schemaFromFlatbuffer } from "../session/arrow_ipc.ts";
 import { describeTicket } from "../session/ticket.ts";
-import { LocalTable, type TableState } from "../table/local_table.ts";
+import { createLocalTable, LocalTable, type TableState, type TableWriter } from "../table/local_table.ts";
+import { viewportChange } from "./viewport.ts";
 import { RowSet } from "../table/rowset.ts";
 import type { Chunk } from "../table/column.ts";
 import { decodeRecordBatch } from "./record_batch.ts";
@@ -125,6 +126,13 @@ class PendingUpdate {
   }
 }
 
+/** The writers of live tables (only this module writes them). */
+const liveWriters = new WeakMap<LiveTable, TableWriter>();
+
+function writerOf(t: LiveTable): TableWriter {
+  return liveWriters.get(t)!;
+}
+
 /** Applies Barrage messages of one stream to a local table. */
 class UpdateApplier {
   #schema: arrow.Schema;
@@ -135,7 +143,7 @@ class UpdateApplier {
 
   constructor(
     schema: arrow.Schema,
-    readonly table: LocalTable,
+    readonly writer: TableWriter,
     readonly mode: () => "keyed" | "positional" | "append",
     replace = false,
   ) {
@@ -175,15 +183,16 @@ class UpdateApplier {
     if (!p || !p.complete) return undefined;
     this.#pending = undefined;
     const m = p.meta;
-    if (m.tableSize >= 0n) this.table.sourceSize = Number(m.tableSize);
+    const table = this.writer.storage;
+    if (m.tableSize >= 0n) this.writer.setSourceSize(Number(m.tableSize));
     const mode = this.mode();
     // The first update after a resubscription replaces every row the table held.
     const replace = this.#replace;
     this.#replace = false;
     if (mode === "append") {
       const n = p.addExpected;
-      const start = this.table.size;
-      this.table.applyPositional({
+      const start = table.size;
+      this.writer.applyPositional({
         isSnapshot: true,
         removed: RowSet.EMPTY,
         added: n > 0 ? RowSet.range(start, start + n - 1) : RowSet.EMPTY,
@@ -192,22 +201,21 @@ class UpdateApplier {
         modData: [],
       });
     } else if (mode === "positional") {
-      this.table.applyPositional({
+      // Viewport messages speak of offsets; src/barrage/viewport.ts turns them into the table's keys.
+      this.writer.applyKeyed(viewportChange({
         isSnapshot: m.isSnapshot,
         resubscribed: replace,
-        removed: replace
-          ? (this.table.size > 0 ? RowSet.range(0, this.table.size - 1) : RowSet.EMPTY)
-          : m.removedRows,
+        removed: replace ? (table.size > 0 ? RowSet.range(0, table.size - 1) : RowSet.EMPTY) : m.removedRows,
         added: m.addedRows,
         addData: p.addData,
         modified: m.modifiedRows,
         modData: p.modData,
-      });
+      }, table.size));
     } else {
       const removed = replace || (this.#blink && !m.isSnapshot)
-        ? this.table.rowSet.union(m.removedRows)
+        ? table.rowSet.union(m.removedRows)
         : m.removedRows;
-      this.table.applyKeyed({
+      this.writer.applyKeyed({
         isSnapshot: m.isSnapshot,
         resubscribed: replace,
         removed,
@@ -247,7 +255,9 @@ export class LiveTable extends LocalTable {
     reverse: boolean,
     columns: number[] | undefined,
   ) {
-    super(schema, "live");
+    let writer!: TableWriter;
+    super(schema, { start: (w) => (writer = w) });
+    liveWriters.set(this, writer);
     this.#description = description;
     this.#viewport = viewport;
     this.#reverse = reverse;
@@ -307,7 +317,7 @@ export class LiveTable extends LocalTable {
   /** @ignore Ends the table with an error. */
   fail(e: DeephavenError): void {
     this.#rejectReady(e);
-    this.setState("failed", e);
+    writerOf(this).setState("failed", e);
   }
 
   /**
@@ -446,10 +456,10 @@ export async function subscribeTicket(
   const table = new LiveTable(stream.schema, describeTicket(ticket), viewport, reverse, columns);
   table.attach(stream.call);
   const mode = () => (table.viewport !== undefined ? "positional" : "keyed") as "positional" | "keyed";
-  let applier = new UpdateApplier(stream.schema, table, mode);
+  let applier = new UpdateApplier(stream.schema, writerOf(table), mode);
   /** After a transport failure: wait for the session, subscribe again, and replace the rows. */
   const resubscribe = async (): Promise<boolean> => {
-    table.setState("stale");
+    writerOf(table).setState("stale");
     const generation = core.generation;
     const deadline = Date.now() + 30_000;
     while (true) {
@@ -469,7 +479,7 @@ export async function subscribeTicket(
       }
     }
     table.attach(stream.call);
-    applier = new UpdateApplier(stream.schema, table, mode, true);
+    applier = new UpdateApplier(stream.schema, writerOf(table), mode, true);
     // The table stays stale until the fresh snapshot has replaced its rows (see the read loop).
     return true;
   };
@@ -484,7 +494,7 @@ export async function subscribeTicket(
           if (m) {
             table.checkReady(m);
             // After a resubscription, the first complete update replaced the rows: the table is current again.
-            if ((table.state as TableState) === "stale") table.setState("live");
+            if ((table.state as TableState) === "stale") writerOf(table).setState("live");
           }
         }
         failure = new DeephavenError(
@@ -560,15 +570,15 @@ export async function snapshotTicket(
   const it = call[Symbol.asyncIterator]();
   try {
     const schema = await firstMessage(it, what);
-    const table = new LocalTable(schema, "live");
+    const { table, writer } = createLocalTable(schema);
     // Snapshot rows are appended in arrival order (as Deephaven's Java client does).
-    const applier = new UpdateApplier(schema, table, () => "append");
+    const applier = new UpdateApplier(schema, writer, () => "append");
     while (true) {
       const r = await it.next();
       if (r.done) break;
       applier.feed(r.value);
     }
-    table.setState("snapshot");
+    writer.setState("snapshot");
     return table;
   } catch (e) {
     call.cancel();

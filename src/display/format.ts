@@ -5,7 +5,7 @@
  * @module
  */
 
-import * as arrow from "apache-arrow";
+import * as arrow from "../deps/apache_arrow.ts";
 import type { LocalTable } from "../table/local_table.ts";
 
 /** How a null value is shown. */

@@ -6,8 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import * as arrow from "apache-arrow";
-import * as Plot from "@observablehq/plot";
+import * as arrow from "../deps/apache_arrow.ts";
+import * as Plot from "../deps/observable_plot.ts";
 import { renderTableHtml } from "./html.ts";
 import { tableBundle } from "./jupyter.ts";
 import { renderPlot } from "./plot.ts";

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { LocalTable } from "../table/local_table.ts";
+import { LocalTable, storageOf } from "../table/local_table.ts";
 import type { ColumnKind } from "../table/column.ts";
 import { TableRef } from "../session/table_ref.ts";
 import { Session } from "../session/session.ts";
@@ -85,7 +85,7 @@ export function typeName(field: ArrowField): string {
 }
 
 function tableInput(t: LocalTable): HtmlTableInput {
-  const kinds = t.schema.fields.map((_, j) => t.store(j).kind);
+  const kinds = t.schema.fields.map((_, j) => storageOf(t).store(j).kind);
   const columns: HtmlColumn[] = t.schema.fields.map((f, j) => ({
     name: f.name,
     type: typeName(f),
@@ -433,41 +433,45 @@ export async function display(x: Displayable | unknown, options: DisplayOptions 
 }
 
 /**
- * The `Symbol.for("Jupyter.display")` method: the kernel calls it for a
- * cell's value. The output is published here (so that it can be updated in
- * place and is confirmed before the cell ends); the kernel's own result is
- * left empty.
+ * What the `Symbol.for("Jupyter.display")` method does: the kernel calls it
+ * for a cell's value. The output is published here (so that it can be
+ * updated in place and is confirmed before the cell ends); the kernel's own
+ * result is left empty. Outside a kernel it returns the value's bundle.
+ *
+ * @param value The cell's value.
+ * @returns The bundle for the kernel's result (empty inside a kernel).
  */
-async function displayAsValue(this: Displayable): Promise<MimeBundle> {
+export async function displayAsValue(value: Displayable): Promise<MimeBundle> {
   const io = kernelIo();
   if (!io) {
-    if (this instanceof LocalTable) return tableBundle(this);
-    if (isLiveDisplayable(this)) return this.bundle();
-    if (this instanceof TableRef) return await refBundle(this);
-    if (this instanceof Session) return sessionBundle(this);
-    if (this instanceof BarrageSession) return sessionBundle(this.session);
-    return { "text/plain": String(this) };
+    if (value instanceof LocalTable) return tableBundle(value);
+    if (isLiveDisplayable(value)) return value.bundle();
+    if (value instanceof TableRef) return await refBundle(value);
+    if (value instanceof Session) return sessionBundle(value);
+    if (value instanceof BarrageSession) return sessionBundle(value.session);
+    return { "text/plain": String(value) };
   }
-  await showValue(io, this, {});
+  await showValue(io, value, {});
   return {};
 }
 
 const $display = Symbol.for("Jupyter.display");
 
 /**
- * Attaches notebook display to a class: its instances then show themselves
- * when they are a cell's value. The display layer attaches it to the table,
- * handle and session classes below (the lower layers know nothing of
- * display); plots call it for their own class.
+ * Attaches notebook display to classes: their instances then show themselves
+ * when they are a cell's value. `mod.ts` calls it once for the table, handle
+ * and session classes (the lower layers know nothing of display).
  *
- * @param cls The class whose instances get the display method.
+ * @param classes The classes whose instances get the display method.
  */
-export function attachDisplay(cls: { prototype: object }): void {
-  Object.defineProperty(cls.prototype, $display, {
-    value: displayAsValue,
-    configurable: true,
-    writable: true,
-  });
+export function attachDisplay(...classes: { prototype: object }[]): void {
+  for (const cls of classes) {
+    Object.defineProperty(cls.prototype, $display, {
+      value: function (this: Displayable): Promise<MimeBundle> {
+        return displayAsValue(this);
+      },
+      configurable: true,
+      writable: true,
+    });
+  }
 }
-
-for (const cls of [LocalTable, TableRef, Session, BarrageSession]) attachDisplay(cls);

@@ -6,13 +6,13 @@
  */
 
 import { DeephavenError } from "../errors.ts";
-import * as Plot from "@observablehq/plot";
-import { parseHTML } from "linkedom";
-import type * as arrow from "apache-arrow";
+import * as Plot from "../deps/observable_plot.ts";
+import { parseHTML } from "../deps/linkedom.ts";
+import type * as arrow from "../deps/apache_arrow.ts";
 import type { LocalTable } from "../table/local_table.ts";
 import { tableLike } from "./format.ts";
 import { escapeHtml, stampText } from "./html.ts";
-import { attachDisplay, type LiveDisplayable, type MimeBundle } from "./jupyter.ts";
+import { displayAsValue, type LiveDisplayable, type MimeBundle } from "./jupyter.ts";
 
 /** The mark kinds {@linkcode plot} can draw from channel options. */
 export type MarkKind = "line" | "dot" | "area" | "bar" | "barY" | "areaY" | "lineY" | "rule" | "text";
@@ -231,6 +231,15 @@ export class LivePlot implements LiveDisplayable {
     this.#options = options;
   }
 
+  /**
+   * Shows the chart when it is a cell's value, and keeps it current while its table ticks.
+   *
+   * @returns The bundle for the kernel's result (empty inside a kernel, where the chart is published live).
+   */
+  [Symbol.for("Jupyter.display")](): Promise<MimeBundle> {
+    return displayAsValue(this);
+  }
+
   /** The current chart as SVG/HTML markup. */
   render(): string {
     return this.#render().markup;
@@ -272,8 +281,6 @@ export class LivePlot implements LiveDisplayable {
     };
   }
 }
-
-attachDisplay(LivePlot);
 
 /**
  * Charts a local table (or an apache-arrow table) with Observable Plot.

@@ -5,11 +5,19 @@
  * @module
  */
 
-import type * as arrow from "apache-arrow";
+import type * as arrow from "../deps/apache_arrow.ts";
 import { DeephavenError } from "../errors.ts";
-import { LocalTable, type Row, type TableState, type TableUpdate } from "../table/local_table.ts";
+import {
+  createLocalTable,
+  type LocalTable,
+  type Row,
+  storageOf,
+  type TableState,
+  type TableUpdate,
+  type TableWriter,
+} from "../table/local_table.ts";
 import { RowSet } from "../table/rowset.ts";
-import type { ColumnStore } from "../table/column.ts";
+import { type ColumnKind, type ColumnStore, nullSentinel } from "../table/column.ts";
 
 /** Reads a source table's rows by storage slot. */
 export class SlotReader {
@@ -19,7 +27,7 @@ export class SlotReader {
 
   constructor(readonly table: LocalTable) {
     this.names = table.columns;
-    this.stores = this.names.map((_, j) => table.store(j));
+    this.stores = this.names.map((_, j) => storageOf(table).store(j));
     this.#index = new Map(this.names.map((n, j) => [n, j]));
   }
 
@@ -45,11 +53,12 @@ export class SlotReader {
 
   /** The slots of a set of keys of the source (keys must be present). */
   slotsOf(keys: RowSet): Int32Array {
-    const ranges = this.table.rowSet.positionRangesOf(keys);
+    const storage = storageOf(this.table);
+    const ranges = storage.rowSet.positionRangesOf(keys);
     const out = new Int32Array(keys.size);
     let k = 0;
     for (let r = 0; r < ranges.length; r += 2) {
-      for (let p = ranges[r]; p <= ranges[r + 1]; p++) out[k++] = this.table.slotAt(p);
+      for (let p = ranges[r]; p <= ranges[r + 1]; p++) out[k++] = storage.slotAt(p);
     }
     return out;
   }
@@ -73,7 +82,7 @@ export function initialUpdate(t: LocalTable): TableUpdate {
     shifted: false,
     isSnapshot: true,
     size: t.size,
-    slots: { removed: new Int32Array(0), added: t.slots().slice(), modified: new Int32Array(0) },
+    slots: { removed: new Int32Array(0), added: storageOf(t).slots().slice(), modified: new Int32Array(0) },
   };
 }
 
@@ -90,21 +99,21 @@ export function initialUpdate(t: LocalTable): TableUpdate {
 export function derive(
   source: LocalTable,
   schema: arrow.Schema,
-  apply: (out: LocalTable, u: TableUpdate) => void,
+  apply: (out: TableWriter, u: TableUpdate) => void,
 ): LocalTable {
   const offs: Array<() => void> = [];
-  const out = new LocalTable(schema, "live", () => offs.forEach((f) => f()));
-  apply(out, initialUpdate(source));
+  const { table: out, writer } = createLocalTable(schema, { onClose: () => offs.forEach((f) => f()) });
+  apply(writer, initialUpdate(source));
   const follow = (s: TableState) => {
     if (s === "closed") out.close();
-    else out.setState(s, s === "failed" ? source.error : undefined);
+    else writer.setState(s, s === "failed" ? source.error : undefined);
   };
   if (source.state !== "live") follow(source.state);
   offs.push(source.onUpdate((u) => {
     try {
-      apply(out, u);
+      apply(writer, u);
     } catch (e) {
-      out.setState(
+      writer.setState(
         "failed",
         e instanceof DeephavenError
           ? e
@@ -123,3 +132,41 @@ export function sortPairs(keys: bigint[], slots: number[]): { keys: bigint[]; sl
   const idx = keys.map((_, i) => i).sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0));
   return { keys: idx.map((i) => keys[i]), slots: idx.map((i) => slots[i]) };
 }
+
+/** An INVALID_ARGUMENT error for bad input to a local query. */
+export function bad(message: string): DeephavenError {
+  return DeephavenError.invalid(message);
+}
+
+/** Whether an update changes nothing. */
+export function isEmptyUpdate(removed: RowSet, added: RowSet, modified: RowSet[], shifted: boolean): boolean {
+  return !shifted && removed.isEmpty && added.isEmpty && modified.every((m) => m.isEmpty);
+}
+
+/** Compares raw values of one kind: nulls first, NaN last. */
+export function compareRaw(kind: ColumnKind, a: unknown, b: unknown): number {
+  const s = nullSentinel(kind);
+  const an = a === null || a === undefined || (s !== undefined && a === s);
+  const bn = b === null || b === undefined || (s !== undefined && b === s);
+  if (an || bn) return an && bn ? 0 : an ? -1 : 1;
+  if (typeof a === "number" && typeof b === "number") {
+    if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) ? (Number.isNaN(b) ? 0 : 1) : -1;
+  }
+  // deno-lint-ignore no-explicit-any
+  const x = a as any, y = b as any;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+export function growInt32(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
+  if (n <= a.length) return a as Int32Array<ArrayBuffer>;
+  const next = new Int32Array(Math.max(n, a.length * 2, 16)).fill(-1);
+  next.set(a);
+  return next;
+}
+
+/**
+ * A position-space view of a source: the rows that pass `pass`, ordered by
+ * `cmp`. Rows are placed by binary search, so an update costs a search per
+ * changed row (plus moving the row index), not a pass over the table. Used by
+ * `sort` (order by values) and `where` (order by source position).
+ */

@@ -9,13 +9,27 @@
  */
 
 import assert from "node:assert/strict";
-import * as arrow from "apache-arrow";
-import { localTableFromArrow } from "../barrage/from_arrow.ts";
-import type { ColumnData, LocalTable, Row, TableUpdate } from "../table/local_table.ts";
+import * as arrow from "../deps/apache_arrow.ts";
+import { appendArrow } from "../barrage/from_arrow.ts";
+import {
+  createLocalTable,
+  type LocalTable,
+  type Row,
+  type TableUpdate,
+  type TableWriter,
+} from "../table/local_table.ts";
+import type { ColumnData } from "../table/storage.ts";
+
+/** The writers of the source tables the tests build. */
+const writers = new WeakMap<LocalTable, TableWriter>();
+
+function writerOf(t: LocalTable): TableWriter {
+  return writers.get(t)!;
+}
 import { RowSet, ShiftData } from "../table/rowset.ts";
 import { NULLS } from "../table/column.ts";
 import "./ops.ts";
-import { mulberry32 } from "../../tests/helpers/prng.ts";
+import { mulberry32 } from "../../testing/prng.ts";
 
 // ---------------------------------------------------------------- random source rows
 
@@ -119,8 +133,9 @@ function sourceTable(rows: Model[]): LocalTable {
     schema,
     arrow.makeData({ type: new arrow.Struct(fields), length: rows.length, children }),
   );
-  const t = localTableFromArrow(new arrow.Table([batch]));
-  t.setState("live");
+  const { table: t, writer } = createLocalTable(schema);
+  appendArrow(writer, new arrow.Table([batch]));
+  writers.set(t, writer);
   return t;
 }
 
@@ -184,7 +199,7 @@ function keyedStep(r: Rand, t: LocalTable, model: Entry[], nextId: () => bigint,
     }
     changed.set(e.key, row);
   }
-  t.applyKeyed({
+  writerOf(t).applyKeyed({
     isSnapshot: false,
     removed: RowSet.fromKeys([...removed].sort((a, b) => a - b)),
     shifts,
@@ -229,7 +244,7 @@ function positionalStep(r: Rand, t: LocalTable, model: Entry[], nextId: () => bi
     }
     rows[p] = row;
   }
-  t.applyPositional({
+  writerOf(t).applyPositional({
     isSnapshot: false,
     removed: RowSet.fromKeys([...removed].sort((x, y) => x - y)),
     added: RowSet.fromKeys(addedSorted),
@@ -743,7 +758,7 @@ Deno.test("a derived table tells its listeners about changes, and follows its so
   const seen: TableUpdate[] = [];
   const off = last.onUpdate((u) => seen.push(u));
   // A row that does not pass the filter changes nothing downstream.
-  src.applyKeyed({
+  writerOf(src).applyKeyed({
     isSnapshot: false,
     removed: RowSet.EMPTY,
     shifts: undefined,
@@ -754,7 +769,7 @@ Deno.test("a derived table tells its listeners about changes, and follows its so
   });
   assert.equal(seen.length, 0, "no event when the derived table did not change");
   // A passing row of an existing group modifies that group's row.
-  src.applyKeyed({
+  writerOf(src).applyKeyed({
     isSnapshot: false,
     removed: RowSet.EMPTY,
     shifts: undefined,
@@ -768,7 +783,7 @@ Deno.test("a derived table tells its listeners about changes, and follows its so
   assert.equal(seen[0].modified.size, 1);
   assert.deepEqual(last.toObjects(), [{ Sym: "B", Qty: 70, Px: 3.5, Id: 4n }]);
   // A passing row of a new group adds a row.
-  src.applyKeyed({
+  writerOf(src).applyKeyed({
     isSnapshot: false,
     removed: RowSet.EMPTY,
     shifts: undefined,
@@ -782,7 +797,7 @@ Deno.test("a derived table tells its listeners about changes, and follows its so
   assert.equal(last.size, 2);
   off();
   // State changes flow down the chain; closing the source closes every derived table.
-  src.setState("stale");
+  writerOf(src).setState("stale");
   assert.equal(big.state, "stale");
   assert.equal(last.state, "stale");
   src.close();

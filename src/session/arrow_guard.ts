@@ -13,7 +13,7 @@
  * @module
  */
 
-import * as flatbuffers from "flatbuffers";
+import * as flatbuffers from "../deps/flatbuffers.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 
 /** How the check reads a table: per field slot, what the field holds. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Message, MessageHeader, type Schema, type Table, tableFromIPC } from "apache-arrow";
+import { Message, MessageHeader, type Schema, type Table, tableFromIPC } from "../deps/apache_arrow.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { checkArrowMessage } from "./arrow_guard.ts";
 

@@ -14,7 +14,7 @@ import {
   TimestampNanosecond,
   Utf8,
   vectorFromArray,
-} from "apache-arrow";
+} from "../deps/apache_arrow.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import {
   flightToIpcChunks,
@@ -23,7 +23,7 @@ import {
   schemaFromHeader,
   tableFromFlight,
 } from "./arrow_ipc.ts";
-import { assertArrowEqual } from "../../tests/helpers/arrow_equal.ts";
+import { assertArrowEqual } from "../../testing/compare.ts";
 
 function concat(chunks: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));

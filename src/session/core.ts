@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Table } from "apache-arrow";
+import type { Table } from "../deps/apache_arrow.ts";
 import { Channel, type Headers, type TlsOptions } from "../transport/channel.ts";
 import { rpc } from "../transport/rpc.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type Table, tableToIPC } from "apache-arrow";
+import { type Table, tableToIPC } from "../deps/apache_arrow.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { rpc, rpcDynamic } from "../transport/rpc.ts";
 import { type ConnectOptions, type ReconnectOptions, SessionCore, type SessionState } from "./core.ts";
@@ -284,13 +284,20 @@ export class Session {
   }
 
   /**
-   * A static snapshot (Flight DoGet) of a table, by handle or ticket.
+   * The current data of a table as an apache-arrow `Table` (one Flight DoGet), by handle or ticket. For a
+   * local table (a `LocalTable` in state `snapshot`) use `barrageSession(...).snapshot()`.
+   *
+   * @example
+   * ```ts ignore
+   * const table = await session.toArrow(SharedTicket.fromHex(hex));
+   * console.log(table.numRows);
+   * ```
    *
    * @param table A handle, a shared ticket, or ticket bytes.
    * @param signal Aborts the transfer.
    * @returns The data as an apache-arrow `Table`.
    */
-  async snapshot(table: TableRef | TicketLike, signal?: AbortSignal): Promise<Table> {
+  async toArrow(table: TableRef | TicketLike, signal?: AbortSignal): Promise<Table> {
     if (table instanceof TableRef) return await table.toArrow(signal);
     return await this.#core.doGet(ticketBytes(table), signal);
   }

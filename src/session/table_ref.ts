@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { Table } from "apache-arrow";
+import type { Table } from "../deps/apache_arrow.ts";
 import type { ArrowSchema } from "../arrow_types.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { rpcDynamic } from "../transport/rpc.ts";

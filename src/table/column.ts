@@ -10,7 +10,7 @@
  * @module
  */
 
-import * as arrow from "apache-arrow";
+import * as arrow from "../deps/apache_arrow.ts";
 import {
   allocTyped,
   type GrowableTypedArray,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import * as arrow from "apache-arrow";
+import * as arrow from "../deps/apache_arrow.ts";
 import { type Chunk, ColumnStore, NULLS } from "./column.ts";
-import { mulberry32 } from "../../tests/helpers/prng.ts";
+import { mulberry32 } from "../../testing/prng.ts";
 
 const md = (t: string) => new Map([["deephaven:type", t]]);
 

@@ -5,9 +5,9 @@
  * @module
  */
 
-import * as arrow from "apache-arrow";
+import * as arrow from "../deps/apache_arrow.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
-import type { LocalTable } from "./local_table.ts";
+import { type LocalTable, storageOf } from "./local_table.ts";
 
 /** A table that can be exported: a local table or an apache-arrow `Table`. */
 export type ExportableTable = LocalTable | arrow.Table;
@@ -78,14 +78,14 @@ function rows(t: ExportableTable): Rows {
     };
   }
   // Timestamps from their stored nanoseconds (`get` gives a millisecond Date).
-  const instants = t.columns.map((_, j) => t.store(j).kind === "timestamp");
+  const instants = t.columns.map((_, j) => storageOf(t).store(j).kind === "timestamp");
   return {
     columns: t.columns,
     size: t.size,
     get: (r, c) => {
       if (!instants[c]) return t.get(r, c);
-      const store = t.store(c);
-      const slot = t.slotAt(r);
+      const store = storageOf(t).store(c);
+      const slot = storageOf(t).slotAt(r);
       return store.isNull(slot) ? null : isoNanos(store.raw(slot) as bigint);
     },
   };
@@ -188,9 +188,8 @@ let parquet: Promise<any> | undefined;
 
 async function parquetWasm() {
   parquet ??= (async () => {
-    const mod = await import("parquet-wasm/esm");
-    const url = new URL(import.meta.resolve("parquet-wasm/esm/parquet_wasm_bg.wasm"));
-    await mod.default({ module_or_path: await Deno.readFile(url) });
+    const mod = await import("../deps/parquet_wasm_esm.ts");
+    await mod.default({ module_or_path: await Deno.readFile(new URL(mod.WASM_URL)) });
     return mod;
   })();
   return await parquet;

@@ -1,23 +1,23 @@
 /**
  * {@linkcode LocalTable}: a table held in this process, columnar, addressed
- * by Deephaven row keys, and kept current by updates.
- *
- * Layout: the row keys are a {@linkcode RowSet}; rows are stored in *slots*
- * (dense indexes into each column's typed storage); `posToSlot` maps row
- * positions (0..size-1, in key order) to slots. Removed rows free their slots
- * for reuse, so memory follows the live row count, not the key space. Shifts
- * change keys but never their order, so they touch only the RowSet.
+ * by Deephaven row keys, and kept current by updates. Users read it; only its
+ * producer writes it, through the {@linkcode TableWriter} handed out when the
+ * table is made (as a ReadableStream hands its controller to `start`): a
+ * Barrage subscription or snapshot, a local query, `localTableFromArrow`.
+ * The rows live in a {@linkcode TableStorage} (`./storage.ts`).
  *
  * @module
  */
 
-import * as arrow from "apache-arrow";
+import * as arrow from "../deps/apache_arrow.ts";
 import type { ArrowSchema } from "../arrow_types.ts";
-import { DeephavenError, GrpcCode } from "../errors.ts";
-import { type Chunk, ColumnStore } from "./column.ts";
-import { RowSet, ShiftData } from "./rowset.ts";
+import type { DeephavenError } from "../errors.ts";
+import type { ColumnStore } from "./column.ts";
+import { RowSet, type ShiftData } from "./rowset.ts";
 import { columnToArrow } from "./to_arrow.ts";
-import { growTyped } from "./grow.ts";
+import { type KeyedChange, type PositionalChange, TableStorage } from "./storage.ts";
+// The local query engine (derived tables); it imports this module back, for types and for building tables.
+import * as queries from "../query/ops.ts";
 
 /** The life state of a local table. */
 export type TableState = "live" | "snapshot" | "stale" | "failed" | "closed";
@@ -62,8 +62,6 @@ export interface TableUpdate {
   };
 }
 
-const EMPTY_SLOTS: Int32Array = new Int32Array(0);
-
 /** A row as local queries see it: column name to value. */
 export type Row = Record<string, unknown>;
 
@@ -86,130 +84,48 @@ export type LocalAggregations = Record<string, string>;
 /** Computed columns for {@linkcode LocalTable.update}: name to a function of the row. */
 export type ComputedColumns = Record<string, (row: Row) => unknown>;
 
-/**
- * The implementation of local queries (registered by the query module).
- * @ignore
- */
-export interface QueryEngine {
-  where(t: LocalTable, filter: RowFilter): LocalTable;
-  view(t: LocalTable, columns: string[]): LocalTable;
-  update(t: LocalTable, columns: ComputedColumns): LocalTable;
-  sort(t: LocalTable, columns: string[], descending: boolean[]): LocalTable;
-  head(t: LocalTable, n: number): LocalTable;
-  tail(t: LocalTable, n: number): LocalTable;
-  aggBy(t: LocalTable, aggs: LocalAggregations, keys: string[]): LocalTable;
-  firstBy(t: LocalTable, keys: string[]): LocalTable;
-  lastBy(t: LocalTable, keys: string[]): LocalTable;
-}
-
-let engine: QueryEngine | undefined;
-
-/**
- * Registers the local query implementation.
- * @ignore
- */
-export function registerQueryEngine(e: QueryEngine): void {
-  engine = e;
-}
-
-function queries(): QueryEngine {
-  if (!engine) {
-    throw new DeephavenError("Local queries are not loaded; import them from mod.ts", {
-      code: GrpcCode.FAILED_PRECONDITION,
-    });
-  }
-  return engine;
-}
-
 function names(x: string | string[] | undefined): string[] {
   return x === undefined ? [] : typeof x === "string" ? [x] : x;
 }
 
-/** Values to write for one column: chunks in order, their lengths summing to the target row count. */
-export type ColumnData = readonly Chunk[];
-
-/** A change in key space, as decoded from a Barrage message (full subscriptions and snapshots). @ignore */
-export interface KeyedDelta {
-  isSnapshot: boolean;
-  resubscribed?: boolean;
-  removed: RowSet;
-  shifts: ShiftData | undefined;
-  added: RowSet;
-  /** Keys whose add data is present (defaults to `added`). */
-  addedIncluded?: RowSet;
-  /** Per column: add data in order of `addedIncluded` (empty for unsubscribed columns). */
-  addData: ColumnData[];
-  /** Per column: keys modified (post-shift space). */
-  modified: RowSet[];
-  /** Per column: modified values in order of `modified[i]`. */
-  modData: ColumnData[];
-}
-
-/** A change in position space, as decoded for a viewport subscription. @ignore */
-export interface PositionalDelta {
-  isSnapshot: boolean;
-  resubscribed?: boolean;
-  /** Offsets removed from the old row list. */
-  removed: RowSet;
-  /** Offsets added in the new row list. */
-  added: RowSet;
-  addData: ColumnData[];
-  /** Per column: offsets in the new list with modified values. */
-  modified: RowSet[];
-  modData: ColumnData[];
-}
-
 type Listener = (u: TableUpdate) => void;
 
-/** The ranges of a RowSet of small numbers (positions) as flat [first, last] pairs. */
-function flatRanges(rs: RowSet): Float64Array {
-  const r = rs.flatRanges();
-  if (r instanceof Float64Array) return r;
-  throw new DeephavenError("Malformed viewport update: an offset is out of range", {
-    code: GrpcCode.DATA_LOSS,
-  });
+/** How a table is made: its first state, what closing it releases, and who gets its writer. */
+export interface TableSource {
+  /** The initial state. Default `"live"`. */
+  state?: TableState;
+  /** Called once when the table closes (e.g. to cancel its stream). */
+  onClose?: () => void;
+  /** Receives the table's writer, once, before the constructor returns. */
+  start?: (writer: TableWriter) => void;
+}
+
+let internals: (t: LocalTable) => TableStorage;
+
+/**
+ * The storage of a table, for the modules that read rows by slot (exporters, display, local queries).
+ *
+ * @param t The table.
+ * @returns Its storage.
+ */
+export function storageOf(t: LocalTable): TableStorage {
+  return internals(t);
 }
 
 /**
- * The key shifts that a position-space change implies for the rows that stay:
- * removing offsets moves later rows down, adding offsets moves them up. With
- * these, position-space tables emit ordinary key-space updates (removed in
- * the old space, then shifts, then added in the new space).
+ * Makes a table and returns it with its writer.
+ *
+ * @param schema The Arrow schema.
+ * @param source The initial state and what closing releases.
+ * @returns The table and its writer.
  */
-function positionalShifts(removed: RowSet, added: RowSet, oldSize: number): ShiftData {
-  if (removed.isEmpty && added.isEmpty) return ShiftData.EMPTY;
-  const R = removed.isEmpty ? new Float64Array(0) : flatRanges(removed);
-  const A = added.isEmpty ? new Float64Array(0) : flatRanges(added);
-  const entries: [number, number, number][] = [];
-  let oldPos = 0, newPos = 0, ri = 0, ai = 0;
-  while (oldPos < oldSize) {
-    if (ri < R.length && oldPos >= R[ri]) {
-      oldPos = Math.max(oldPos, R[ri + 1] + 1);
-      ri += 2;
-      continue;
-    }
-    if (ai < A.length && newPos >= A[ai]) {
-      newPos = Math.max(newPos, A[ai + 1] + 1);
-      ai += 2;
-      continue;
-    }
-    const endOld = ri < R.length ? R[ri] : oldSize;
-    const endNew = ai < A.length ? A[ai] : Infinity;
-    const len = Math.min(endOld - oldPos, endNew - newPos);
-    const delta = newPos - oldPos;
-    if (delta !== 0) {
-      const last = entries[entries.length - 1];
-      if (last && last[2] === delta && last[1] === oldPos - 1) last[1] = oldPos + len - 1;
-      else entries.push([oldPos, oldPos + len - 1, delta]);
-    }
-    oldPos += len;
-    newPos += len;
-  }
-  return entries.length ? ShiftData.fromEntries(entries) : ShiftData.EMPTY;
-}
-
-function* chunkValues(data: ColumnData): Generator<[Chunk, number]> {
-  for (const c of data) yield [c, c.length];
+export function createLocalTable(
+  schema: arrow.Schema,
+  source: Omit<TableSource, "start"> = {},
+): { table: LocalTable; writer: TableWriter } {
+  let writer!: TableWriter;
+  const table = new LocalTable(schema, { ...source, start: (w) => (writer = w) });
+  return { table, writer };
 }
 
 /**
@@ -228,13 +144,7 @@ function* chunkValues(data: ColumnData): Generator<[Chunk, number]> {
  */
 export class LocalTable {
   readonly #schema: arrow.Schema;
-  readonly #columns: ColumnStore[];
-  readonly #byName: Map<string, number>;
-  #rowSet: RowSet = RowSet.EMPTY;
-  #posToSlot: Int32Array = new Int32Array(16);
-  #size = 0;
-  #free: number[] = [];
-  #slotHigh = 0;
+  readonly #storage: TableStorage;
   #state: TableState;
   #error: DeephavenError | undefined;
   #listeners = new Set<Listener>();
@@ -243,22 +153,32 @@ export class LocalTable {
   #onClose: (() => void) | undefined;
   /** Total row count of the source table (differs from `size` for viewports). */
   #sourceSize: number | undefined;
-  #slotToPos: Int32Array = new Int32Array(16);
-  #posValidUpTo = 0;
+
+  static {
+    internals = (t) => t.#storage;
+  }
 
   /**
-   * Creates an empty table. Normally made by `subscribe` or `snapshot`.
+   * Creates an empty table; `source.start` receives its writer. Tables are made by `subscribe`,
+   * `snapshot`, local queries and `localTableFromArrow`.
    *
    * @param schema The Arrow schema.
-   * @param state The initial state.
-   * @param onClose Called once when the table closes (e.g. to cancel its stream).
+   * @param source The initial state, what closing releases, and who gets the writer.
+   * @ignore
    */
-  constructor(schema: arrow.Schema, state: TableState = "live", onClose?: () => void) {
+  constructor(schema: arrow.Schema, source: TableSource = {}) {
     this.#schema = schema;
-    this.#columns = schema.fields.map((f) => new ColumnStore(f));
-    this.#byName = new Map(schema.fields.map((f, i) => [f.name, i]));
-    this.#state = state;
-    this.#onClose = onClose;
+    this.#storage = new TableStorage(schema);
+    this.#state = source.state ?? "live";
+    this.#onClose = source.onClose;
+    source.start?.(
+      new TableWriter(this.#storage, {
+        emit: (u) => this.#emit(u),
+        setState: (state, error) => this.#setState(state, error),
+        setSourceSize: (n) => (this.#sourceSize = n),
+        state: () => this.#state,
+      }),
+    );
   }
 
   /** The Arrow schema of the table, with Deephaven's metadata. */
@@ -268,7 +188,7 @@ export class LocalTable {
 
   /** Number of rows. */
   get size(): number {
-    return this.#size;
+    return this.#storage.size;
   }
 
   /** Column names, in schema order. */
@@ -278,7 +198,7 @@ export class LocalTable {
 
   /** The row keys (for viewports: offsets within the viewport). */
   get rowSet(): RowSet {
-    return this.#rowSet;
+    return this.#storage.rowSet;
   }
 
   /** `live`, `snapshot`, `stale`, `failed` or `closed`. */
@@ -298,33 +218,15 @@ export class LocalTable {
 
   /** Row count of the source table on the server, when known (for viewports it differs from `size`). */
   get sourceSize(): number | undefined {
-    return this.#sourceSize ?? (this.#state === "snapshot" ? this.#size : undefined);
-  }
-
-  /** @ignore */
-  set sourceSize(n: number | undefined) {
-    this.#sourceSize = n;
+    return this.#sourceSize ?? (this.#state === "snapshot" ? this.size : undefined);
   }
 
   #col(column: string | number): ColumnStore {
-    const i = typeof column === "number" ? column : this.#byName.get(column);
-    const c = i === undefined ? undefined : this.#columns[i];
-    if (!c) {
-      throw new DeephavenError(
-        `No column ${JSON.stringify(column)}; the columns are ${
-          this.columns.map((c) => JSON.stringify(c)).join(", ")
-        }`,
-        { code: GrpcCode.INVALID_ARGUMENT },
-      );
-    }
-    return c;
+    return this.#storage.store(column);
   }
 
   #slot(row: number): number {
-    if (!Number.isInteger(row) || row < 0 || row >= this.#size) {
-      throw DeephavenError.invalid(`Row ${row} is out of range; the table has ${this.#size} rows`);
-    }
-    return this.#posToSlot[row];
+    return this.#storage.slotOf(row);
   }
 
   /**
@@ -342,19 +244,19 @@ export class LocalTable {
   row(row: number): Record<string, unknown> {
     const slot = this.#slot(row);
     const out: Record<string, unknown> = {};
-    for (const c of this.#columns) out[c.name] = c.get(slot);
+    for (const c of this.#storage.columns) out[c.name] = c.get(slot);
     return out;
   }
 
   /** The row key at a position. */
   keyAt(row: number): bigint {
     this.#slot(row);
-    return this.#rowSet.keyAt(row);
+    return this.#storage.rowSet.keyAt(row);
   }
 
   /** Iterates over rows as objects. */
   *rows(): IterableIterator<Record<string, unknown>> {
-    for (let i = 0; i < this.#size; i++) yield this.row(i);
+    for (let i = 0; i < this.size; i++) yield this.row(i);
   }
 
   /** Iterates over rows as objects. */
@@ -370,25 +272,10 @@ export class LocalTable {
   /** The values of one column, in row order. */
   column(column: string | number): unknown[] {
     const c = this.#col(column);
-    const out = new Array<unknown>(this.#size);
-    for (let i = 0; i < this.#size; i++) out[i] = c.get(this.#posToSlot[i]);
+    const slots = this.#storage.slots();
+    const out = new Array<unknown>(slots.length);
+    for (let i = 0; i < slots.length; i++) out[i] = c.get(slots[i]);
     return out;
-  }
-
-  /**
-   * The slots of rows `[from, to)` in row order (for exporters and views).
-   * @ignore
-   */
-  slots(from: number = 0, to: number = this.#size): Int32Array {
-    return this.#posToSlot.subarray(from, to);
-  }
-
-  /**
-   * The storage of a column (for exporters and views).
-   * @ignore
-   */
-  store(column: string | number): ColumnStore {
-    return this.#col(column);
   }
 
   /**
@@ -396,11 +283,11 @@ export class LocalTable {
    * (types and Deephaven metadata) as the server's.
    */
   toArrow(): arrow.Table {
-    const slots = this.slots();
-    const data = this.#columns.map((c) => columnToArrow(c, slots));
+    const slots = this.#storage.slots();
+    const data = this.#storage.columns.map((c) => columnToArrow(c, slots));
     const batch = new arrow.RecordBatch(
       this.#schema,
-      arrow.makeData({ type: new arrow.Struct(this.#schema.fields), length: this.#size, children: data }),
+      arrow.makeData({ type: new arrow.Struct(this.#schema.fields), length: slots.length, children: data }),
     );
     return new arrow.Table([batch]);
   }
@@ -455,17 +342,17 @@ export class LocalTable {
         // The consumer fell far behind: keep memory bounded by replacing what waits with one
         // update that says so; the table itself holds the current state.
         queue = [{
-          added: this.#rowSet,
+          added: this.rowSet,
           removed: RowSet.EMPTY,
           modified: RowSet.EMPTY,
           modifiedColumns: [],
           shifted: false,
           isSnapshot: true,
           coalesced: true,
-          size: this.#size,
+          size: this.size,
         }];
       } else if (queue.length > 0 && queue[0].coalesced) {
-        queue[0] = { ...queue[0], added: this.#rowSet, size: this.#size };
+        queue[0] = { ...queue[0], added: this.rowSet, size: this.size };
       } else queue.push(u);
       notify();
     });
@@ -503,8 +390,8 @@ export class LocalTable {
     return u;
   }
 
-  /** @ignore Moves the table to a new state and tells listeners. */
-  setState(state: TableState, error?: DeephavenError): void {
+  /** Moves the table to a new state and tells listeners (the writer's `setState`). */
+  #setState(state: TableState, error?: DeephavenError): void {
     if (this.#state === "closed" || this.#state === state) return;
     if (this.#state === "failed" && state !== "closed") return;
     this.#state = state;
@@ -515,264 +402,10 @@ export class LocalTable {
   /** Stops updates and frees the stream (and views derived from this table). Safe to call twice. */
   close(): void {
     if (this.#state === "closed") return;
-    this.setState("closed");
+    this.#setState("closed");
     const f = this.#onClose;
     this.#onClose = undefined;
     f?.();
-  }
-
-  // ---- storage mechanics ----
-
-  #allocSlots(n: number): Int32Array {
-    const out = new Int32Array(n);
-    let i = 0;
-    while (i < n && this.#free.length > 0) out[i++] = this.#free.pop() as number;
-    const start = this.#slotHigh;
-    for (; i < n; i++) out[i] = this.#slotHigh++;
-    if (this.#slotHigh > start) { for (const c of this.#columns) c.ensureCapacity(this.#slotHigh); }
-    return out;
-  }
-
-  #ensurePosCapacity(n: number): void {
-    if (n <= this.#posToSlot.length) return;
-    this.#posToSlot = growTyped(this.#posToSlot, this.#size, n);
-  }
-
-  /** Removes rows at the given position ranges (flat [first, last] pairs, ascending); returns their slots. */
-  #removePositions(ranges: Float64Array): Int32Array {
-    if (ranges.length === 0) return EMPTY_SLOTS;
-    const p = this.#posToSlot;
-    let count = 0;
-    for (let r = 0; r < ranges.length; r += 2) count += ranges[r + 1] - ranges[r] + 1;
-    const freed = new Int32Array(count);
-    let k = 0;
-    let write = ranges[0];
-    this.#posValidUpTo = Math.min(this.#posValidUpTo, write);
-    for (let r = 0; r < ranges.length; r += 2) {
-      const first = ranges[r], last = ranges[r + 1];
-      for (let i = first; i <= last; i++) {
-        const slot = p[i];
-        freed[k++] = slot;
-        this.#free.push(slot);
-        for (const c of this.#columns) c.clear(slot);
-      }
-      const nextFirst = r + 2 < ranges.length ? ranges[r + 2] : this.#size;
-      p.copyWithin(write, last + 1, nextFirst);
-      write += nextFirst - (last + 1);
-    }
-    this.#size = write;
-    return freed;
-  }
-
-  /** Inserts new rows at the given position ranges of the new row list; returns their slots in order. */
-  #insertPositions(ranges: Float64Array, count: number): Int32Array {
-    const slots = this.#allocSlots(count);
-    if (count === 0) return slots;
-    const newSize = this.#size + count;
-    this.#ensurePosCapacity(newSize);
-    this.#posValidUpTo = Math.min(this.#posValidUpTo, ranges[0]);
-    const p = this.#posToSlot;
-    if (ranges[0] === this.#size) {
-      // Append: the common case for ticking tables.
-      p.set(slots, this.#size);
-    } else {
-      // Walk from the end so nothing is overwritten before it moves.
-      let src = this.#size - 1, dst = newSize - 1, s = count - 1;
-      for (let r = ranges.length - 2; r >= 0; r -= 2) {
-        const first = ranges[r], last = ranges[r + 1];
-        const keep = dst - last; // old rows that sit after this inserted range
-        p.copyWithin(last + 1, src - keep + 1, src + 1);
-        src -= keep;
-        for (let i = last; i >= first; i--) p[i] = slots[s--];
-        dst = first - 1;
-      }
-    }
-    this.#size = newSize;
-    return slots;
-  }
-
-  /** The slots of the rows at the given position ranges, in order. */
-  #slotsAt(ranges: Float64Array, count: number): Int32Array {
-    const out = new Int32Array(count);
-    let k = 0;
-    for (let r = 0; r < ranges.length; r += 2) {
-      for (let i = ranges[r]; i <= ranges[r + 1]; i++) out[k++] = this.#posToSlot[i];
-    }
-    return out;
-  }
-
-  #write(columnIndex: number, data: ColumnData, slots: Int32Array): void {
-    const store = this.#columns[columnIndex];
-    let k = 0;
-    for (const [chunk, len] of chunkValues(data)) {
-      const n = Math.min(len, slots.length - k);
-      if (n <= 0) break;
-      store.write(chunk, 0, slots, k, n);
-      k += n;
-    }
-  }
-
-  /**
-   * Applies a key-space change (remove, shift, add, modify) and notifies listeners.
-   * @ignore
-   */
-  applyKeyed(d: KeyedDelta): TableUpdate | undefined {
-    if (this.#state === "closed") return undefined;
-    // 1. Removes, in pre-shift key space.
-    let removed = d.removed;
-    let removedSlots: Int32Array = EMPTY_SLOTS;
-    if (!removed.isEmpty) {
-      removed = removed.intersect(this.#rowSet);
-      removedSlots = this.#removePositions(this.#rowSet.positionRangesOf(removed));
-      this.#rowSet = this.#rowSet.minus(removed);
-    }
-    // 2. Shifts: keys move, order and slots stay.
-    const shifted = d.shifts !== undefined && !d.shifts.isEmpty;
-    if (shifted) this.#rowSet = this.#rowSet.shift(d.shifts as ShiftData);
-    // 3. Adds: new keys get slots at their positions.
-    const fresh = d.added.minus(this.#rowSet);
-    let addedSlots: Int32Array = EMPTY_SLOTS;
-    if (!fresh.isEmpty) {
-      const next = this.#rowSet.union(fresh);
-      addedSlots = this.#insertPositions(next.positionRangesOf(fresh), fresh.size);
-      this.#rowSet = next;
-    }
-    // 4. Add data, for the keys that carry it. Keys that were already here (growing snapshots) count as modified.
-    const included = d.addedIncluded ?? d.added;
-    let modified = RowSet.EMPTY;
-    const modifiedColumns = new Set<string>();
-    if (!included.isEmpty && d.addData.some((c) => c.length > 0)) {
-      const slots = this.#slotsAt(this.#rowSet.positionRangesOf(included), included.size);
-      d.addData.forEach((data, i) => {
-        this.#write(i, data, slots);
-      });
-      const filled = included.minus(fresh);
-      if (!filled.isEmpty) {
-        modified = filled;
-        d.addData.forEach((data, i) => {
-          if (data.length > 0) modifiedColumns.add(this.#columns[i].name);
-        });
-      }
-    }
-    // 5. Modifications, per column.
-    d.modified.forEach((keys, i) => {
-      if (keys.isEmpty) return;
-      const slots = this.#slotsAt(this.#rowSet.positionRangesOf(keys), keys.size);
-      this.#write(i, d.modData[i] ?? [], slots);
-      modifiedColumns.add(this.#columns[i].name);
-      modified = modified.union(keys);
-    });
-    const modifiedSlots = modified.isEmpty
-      ? EMPTY_SLOTS
-      : this.#slotsAt(this.#rowSet.positionRangesOf(modified), modified.size);
-    return this.#emit({
-      added: fresh,
-      removed,
-      modified,
-      modifiedColumns: [...modifiedColumns],
-      shifted,
-      isSnapshot: d.isSnapshot,
-      resubscribed: d.resubscribed,
-      size: this.#size,
-      shifts: shifted ? d.shifts : undefined,
-      slots: { removed: removedSlots, added: addedSlots, modified: modifiedSlots },
-    });
-  }
-
-  /**
-   * Applies a position-space change (viewports, sorted and windowed views) and notifies listeners.
-   * @ignore
-   */
-  applyPositional(d: PositionalDelta): TableUpdate | undefined {
-    if (this.#state === "closed") return undefined;
-    const shifts = positionalShifts(d.removed, d.added, this.#size);
-    let removedSlots: Int32Array = EMPTY_SLOTS;
-    if (!d.removed.isEmpty) {
-      const removedRanges = flatRanges(d.removed);
-      if (removedRanges[removedRanges.length - 1] >= this.#size) {
-        throw new DeephavenError(
-          "Malformed viewport update: a removed offset is past the end of the viewport",
-          {
-            code: GrpcCode.DATA_LOSS,
-          },
-        );
-      }
-      removedSlots = this.#removePositions(removedRanges);
-    }
-    const added = d.added;
-    let addedSlots: Int32Array = EMPTY_SLOTS;
-    if (!added.isEmpty) {
-      const ranges = flatRanges(added);
-      if (ranges[ranges.length - 1] >= this.#size + added.size) {
-        throw new DeephavenError(
-          "Malformed viewport update: an added offset is past the end of the viewport",
-          {
-            code: GrpcCode.DATA_LOSS,
-          },
-        );
-      }
-      addedSlots = this.#insertPositions(ranges, added.size);
-      d.addData.forEach((data, i) => this.#write(i, data, addedSlots));
-    }
-    this.#rowSet = this.#size > 0 ? RowSet.range(0, this.#size - 1) : RowSet.EMPTY;
-    const modifiedColumns: string[] = [];
-    let modified = RowSet.EMPTY;
-    d.modified.forEach((offs, i) => {
-      if (offs.isEmpty) return;
-      const slots = this.#slotsAt(this.#rowSet.positionRangesOf(offs), offs.size);
-      this.#write(i, d.modData[i] ?? [], slots);
-      modifiedColumns.push(this.#columns[i].name);
-      modified = modified.union(offs);
-    });
-    const modifiedSlots = modified.isEmpty
-      ? EMPTY_SLOTS
-      : this.#slotsAt(this.#rowSet.positionRangesOf(modified), modified.size);
-    return this.#emit({
-      added,
-      removed: d.removed,
-      modified,
-      modifiedColumns,
-      shifted: !shifts.isEmpty,
-      isSnapshot: d.isSnapshot,
-      resubscribed: d.resubscribed,
-      size: this.#size,
-      shifts: shifts.isEmpty ? undefined : shifts,
-      slots: { removed: removedSlots, added: addedSlots, modified: modifiedSlots },
-    });
-  }
-
-  /**
-   * The current position of the row stored in `slot` (a live slot).
-   * @ignore
-   */
-  positionOfSlot(slot: number): number {
-    if (this.#posValidUpTo < this.#size) {
-      if (this.#slotToPos.length < this.#slotHigh) {
-        this.#slotToPos = growTyped(this.#slotToPos, this.#slotToPos.length, this.#slotHigh);
-      }
-      const p = this.#posToSlot, sp = this.#slotToPos;
-      for (let i = this.#posValidUpTo; i < this.#size; i++) sp[p[i]] = i;
-      this.#posValidUpTo = this.#size;
-    }
-    return this.#slotToPos[slot];
-  }
-
-  /**
-   * The slot of the row at a position.
-   * @ignore
-   */
-  slotAt(position: number): number {
-    return this.#posToSlot[position];
-  }
-
-  /** @ignore Empties the table (for blink tables and resubscription). */
-  clearRows(): RowSet {
-    const removed = this.#rowSet;
-    if (!removed.isEmpty) {
-      this.#removePositions(new Float64Array([0, this.#size - 1]));
-      this.#rowSet = RowSet.EMPTY;
-    }
-    return removed;
   }
 
   // ---- local queries: derived tables that stay live ----
@@ -786,7 +419,7 @@ export class LocalTable {
    * @returns The derived table.
    */
   where(filter: RowFilter): LocalTable {
-    return queries().where(this, filter);
+    return queries.where(this, filter);
   }
 
   /**
@@ -796,7 +429,7 @@ export class LocalTable {
    * @returns The derived table.
    */
   view(columns: string | string[]): LocalTable {
-    return queries().view(this, names(columns));
+    return queries.view(this, names(columns));
   }
 
   /**
@@ -811,7 +444,7 @@ export class LocalTable {
    * @returns The derived table.
    */
   update(columns: ComputedColumns): LocalTable {
-    return queries().update(this, columns);
+    return queries.update(this, columns);
   }
 
   /**
@@ -824,17 +457,17 @@ export class LocalTable {
   sort(columns: string | string[], options: SortOptions = {}): LocalTable {
     const cols = names(columns);
     const d = options.descending ?? false;
-    return queries().sort(this, cols, typeof d === "boolean" ? cols.map(() => d) : d);
+    return queries.sort(this, cols, typeof d === "boolean" ? cols.map(() => d) : d);
   }
 
   /** The first `n` rows, kept current. */
   head(n: number): LocalTable {
-    return queries().head(this, n);
+    return queries.head(this, n);
   }
 
   /** The last `n` rows, kept current. */
   tail(n: number): LocalTable {
-    return queries().tail(this, n);
+    return queries.tail(this, n);
   }
 
   /**
@@ -845,31 +478,115 @@ export class LocalTable {
    * @returns The derived table.
    */
   aggBy(aggs: LocalAggregations, keys?: string | string[]): LocalTable {
-    return queries().aggBy(this, aggs, names(keys));
+    return queries.aggBy(this, aggs, names(keys));
   }
 
   /** Number of rows per group, in column `column` (default `"Count"`). */
   countBy(keys?: string | string[], column = "Count"): LocalTable {
-    return queries().aggBy(this, { [column]: "count()" }, names(keys));
+    return queries.aggBy(this, { [column]: "count()" }, names(keys));
   }
 
   /** The first row of each group. */
   firstBy(keys?: string | string[]): LocalTable {
-    return queries().firstBy(this, names(keys));
+    return queries.firstBy(this, names(keys));
   }
 
   /** The last row of each group (as pydeephaven's `last_by`). */
   lastBy(keys?: string | string[]): LocalTable {
-    return queries().lastBy(this, names(keys));
+    return queries.lastBy(this, names(keys));
   }
 
   /** A short description. */
   toString(): string {
-    return `LocalTable(${this.#size} rows × ${this.#columns.length} columns, ${this.#state})`;
+    return `LocalTable(${this.size} rows × ${this.#schema.fields.length} columns, ${this.#state})`;
   }
 
   /** Shows a short description in `Deno.inspect`. */
   [Symbol.for("Deno.customInspect")](): string {
     return this.toString();
+  }
+}
+
+/** What a {@linkcode TableWriter} may do to its table. */
+interface TableAccess {
+  emit(u: TableUpdate): TableUpdate;
+  setState(state: TableState, error?: DeephavenError): void;
+  setSourceSize(n: number | undefined): void;
+  state(): TableState;
+}
+
+/**
+ * The one way to change a {@linkcode LocalTable}: applies changes to its storage and tells its listeners.
+ * Handed to the table's producer when the table is made (see {@linkcode TableSource.start}).
+ */
+export class TableWriter {
+  readonly #storage: TableStorage;
+  readonly #access: TableAccess;
+
+  /**
+   * @param storage The table's storage.
+   * @param access The table's event and state hooks.
+   */
+  constructor(storage: TableStorage, access: TableAccess) {
+    this.#storage = storage;
+    this.#access = access;
+  }
+
+  /** The table's storage (rows by slot). */
+  get storage(): TableStorage {
+    return this.#storage;
+  }
+
+  /**
+   * Applies a key-space change and notifies listeners.
+   *
+   * @param d The change.
+   * @returns The update delivered, or `undefined` when the table is closed.
+   */
+  applyKeyed(d: KeyedChange): TableUpdate | undefined {
+    if (this.#access.state() === "closed") return undefined;
+    const c = this.#storage.applyKeyed(d);
+    return this.#access.emit({
+      ...c,
+      isSnapshot: d.isSnapshot,
+      resubscribed: d.resubscribed,
+      size: this.#storage.size,
+    });
+  }
+
+  /**
+   * Applies a position-space change (for tables whose keys are their positions) and notifies listeners.
+   *
+   * @param d The change.
+   * @returns The update delivered, or `undefined` when the table is closed.
+   */
+  applyPositional(d: PositionalChange): TableUpdate | undefined {
+    if (this.#access.state() === "closed") return undefined;
+    const c = this.#storage.applyPositional(d);
+    return this.#access.emit({
+      ...c,
+      isSnapshot: d.isSnapshot,
+      resubscribed: d.resubscribed,
+      size: this.#storage.size,
+    });
+  }
+
+  /**
+   * Moves the table to a new state (`closed` is final; `failed` only moves to `closed`).
+   *
+   * @param state The new state.
+   * @param error The error, for `failed`.
+   */
+  setState(state: TableState, error?: DeephavenError): void {
+    this.#access.setState(state, error);
+  }
+
+  /**
+   * Records the source table's row count on the server (for viewports it differs from the local size).
+   *
+   * @param n The count, or `undefined` when unknown.
+   */
+  setSourceSize(n: number | undefined): void {
+    this.#access.setSourceSize(n);
   }
 }

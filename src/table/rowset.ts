@@ -916,7 +916,7 @@ export class RowSet implements Iterable<bigint> {
    *
    * @returns The storage.
    */
-  flatRanges(): RangeStorage {
+  flatRanges(): Float64Array | BigInt64Array {
     return this.#data;
   }
 

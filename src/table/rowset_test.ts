@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { MAX_ROW_KEY, RowSet, RowSetBuilder, ShiftData } from "./rowset.ts";
-import { mulberry32 } from "../../tests/helpers/prng.ts";
+import { mulberry32 } from "../../testing/prng.ts";
 
 function int(rng: () => number, n: number): number {
   return Math.floor(rng() * n);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import * as arrow from "apache-arrow";
+import * as arrow from "../deps/apache_arrow.ts";
 import { type ColumnStore, nullSentinel } from "./column.ts";
 
 const encoder = new TextEncoder();

@@ -10,7 +10,7 @@
  * @module
  */
 
-import * as grpc from "@grpc/grpc-js";
+import * as grpc from "../deps/grpc_js.ts";
 import { Buffer } from "node:buffer";
 import { isIP } from "node:net";
 import { DeephavenError, GrpcCode, grpcCodeName } from "../errors.ts";

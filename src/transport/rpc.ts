@@ -13,7 +13,7 @@ import {
   type MessageInitShape,
   type MessageShape,
   toBinary,
-} from "@bufbuild/protobuf";
+} from "../deps/protobuf.ts";
 import type { MethodSpec } from "./channel.ts";
 import { type AlignableFlightData, alignFlightBody } from "./align.ts";
 

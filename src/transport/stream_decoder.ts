@@ -20,7 +20,7 @@
 
 import { Buffer } from "node:buffer";
 // grpc-js's own module instance (the one its calls use): a deep import of the pinned package.
-import { StreamDecoder } from "@grpc/grpc-js/build/src/stream-decoder.js";
+import { StreamDecoder } from "../deps/grpc_js_stream_decoder.ts";
 
 /** Messages at least this large are placed in their own buffer as they arrive. */
 export const LARGE_MESSAGE_BYTES = 64 * 1024;

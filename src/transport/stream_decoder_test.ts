@@ -7,7 +7,7 @@ import {
   LARGE_MESSAGE_BYTES,
   originalDecoderWrite,
 } from "./stream_decoder.ts";
-import { mulberry32 } from "../../tests/helpers/prng.ts";
+import { mulberry32 } from "../../testing/prng.ts";
 
 function varint(n: number): number[] {
   const out: number[] = [];

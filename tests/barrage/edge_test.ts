@@ -13,8 +13,8 @@ import {
   Session,
   SharedTicket,
 } from "../../mod.ts";
-import { serverTest } from "../harness/server.ts";
-import { nextUpdates, since, waitUntil } from "./_compare.ts";
+import { serverTest } from "../../testing/server.ts";
+import { nextUpdates, since, waitUntil } from "../../testing/wait.ts";
 
 /** Settles `p` or fails after `ms`, so a hanging call fails the test instead of the run. */
 async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -6,8 +6,8 @@
 
 import assert from "node:assert/strict";
 import { barrageSession, type LocalTable, Session, SharedTicket } from "../../mod.ts";
-import { serverTest } from "../harness/server.ts";
-import { since } from "./_compare.ts";
+import { serverTest } from "../../testing/server.ts";
+import { since } from "../../testing/wait.ts";
 
 const N = 2_000_000;
 
@@ -84,7 +84,7 @@ serverTest("large: a 2,000,000-row table by subscribe and by snapshot", {}, asyn
     check("snapshot", snap, sums);
 
     start = performance.now();
-    const doGet = await session.snapshot(ticket);
+    const doGet = await session.toArrow(ticket);
     console.log(`DoGet (Session.snapshot): ${since(start)} ms for ${doGet.numRows} rows`);
     assert.equal(doGet.numRows, N);
   } finally {

@@ -10,8 +10,9 @@ import assert from "node:assert/strict";
 import type * as arrow from "apache-arrow";
 import { barrageSession, type LiveTable, Session, type TableUpdate } from "../../mod.ts";
 import { scopeTicket } from "../../src/session/ticket.ts";
-import { serverTest } from "../harness/server.ts";
-import { arrowDiffs, since, waitUntil } from "./_compare.ts";
+import { serverTest } from "../../testing/server.ts";
+import { tableDiffs } from "../../testing/compare.ts";
+import { since, waitUntil } from "../../testing/wait.ts";
 
 const SEEDS = 12;
 const STEPS = 8;
@@ -179,12 +180,12 @@ serverTest(
               // Equal rows in the window, and the same table size (viewports learn it from the messages).
               const equal = () =>
                 s.table.sourceSize === expected.numRows &&
-                arrowDiffs(s.table.toArrow(), expected, { expectedRows: [from, to] }).length === 0;
+                tableDiffs(s.table.toArrow(), expected, { expectedRows: [from, to] }).length === 0;
               if (!await waitUntil(s.table, equal, WAIT_MS)) {
                 // Maybe the server's snapshot was older than its final state: take it again once.
                 expected = await ref.toArrow();
                 const [f2, t2] = s.window(expected.numRows);
-                for (const d of arrowDiffs(s.table.toArrow(), expected, { expectedRows: [f2, t2] })) {
+                for (const d of tableDiffs(s.table.toArrow(), expected, { expectedRows: [f2, t2] })) {
                   mismatches.push(`seed ${seed}, step ${step}, ${s.label}: ${d}`);
                 }
               }

@@ -6,8 +6,9 @@
 
 import assert from "node:assert/strict";
 import { barrageSession, Session, SharedTicket, type TableUpdate } from "../../mod.ts";
-import { serverTest } from "../harness/server.ts";
-import { arrowDiffs, nextUpdates, since, waitUntil } from "./_compare.ts";
+import { serverTest } from "../../testing/server.ts";
+import { tableDiffs } from "../../testing/compare.ts";
+import { nextUpdates, since, waitUntil } from "../../testing/wait.ts";
 
 serverTest("seed: a subscription to a published time table follows the server", {}, async (server) => {
   const { host, port } = server;
@@ -49,15 +50,15 @@ serverTest("seed: a subscription to a published time table follows the server", 
 
     // A DoGet snapshot taken now is at least as new as the local table: the local rows are its prefix.
     const localNow = live.toArrow();
-    const snap = await session.snapshot(ticket);
+    const snap = await session.toArrow(ticket);
     assert.ok(snap.numRows >= localNow.numRows, `snapshot ${snap.numRows} rows >= local ${localNow.numRows}`);
-    assert.deepEqual(arrowDiffs(localNow, snap, { expectedRows: [0, localNow.numRows] }), []);
+    assert.deepEqual(tableDiffs(localNow, snap, { expectedRows: [0, localNow.numRows] }), []);
 
     // Once the local table has caught up with the snapshot, the two agree on all the snapshot's rows.
     assert.ok(await waitUntil(live, () => live.size >= snap.numRows, 15_000), "the local table caught up");
     const caughtUp = live.toArrow();
     const prefix = caughtUp.slice(0, snap.numRows);
-    assert.deepEqual(arrowDiffs(prefix, snap), []);
+    assert.deepEqual(tableDiffs(prefix, snap), []);
 
     // The values follow the formulas: X = 0.1 * i, timestamps 100 ms apart.
     for (let i = 0; i < live.size; i++) assert.equal(live.get(i, "X"), 0.1 * i, `X at row ${i}`);
@@ -69,8 +70,8 @@ serverTest("seed: a subscription to a published time table follows the server", 
     // A Barrage snapshot of the same ticket is a static prefix of a later DoGet too.
     const bsnap = await bs.snapshot(ticket.bytes);
     assert.equal(bsnap.state, "snapshot");
-    const later = await session.snapshot(ticket);
-    assert.deepEqual(arrowDiffs(bsnap.toArrow(), later, { expectedRows: [0, bsnap.size] }), []);
+    const later = await session.toArrow(ticket);
+    assert.deepEqual(tableDiffs(bsnap.toArrow(), later, { expectedRows: [0, bsnap.size] }), []);
 
     live.close();
     assert.equal(live.state, "closed");

@@ -9,9 +9,10 @@
 import assert from "node:assert/strict";
 import { barrageSession, type LocalTable, Session } from "../../mod.ts";
 import { scopeTicket } from "../../src/session/ticket.ts";
-import { pythonArrow, serverEnv } from "../harness/python.ts";
-import { serverTest } from "../harness/server.ts";
-import { arrowDiffs, assertArrowEqual, waitUntil } from "./_compare.ts";
+import { pythonArrow, serverEnv } from "../../testing/python.ts";
+import { serverTest } from "../../testing/server.ts";
+import { assertArrowEqual, tableDiffs } from "../../testing/compare.ts";
+import { waitUntil } from "../../testing/wait.ts";
 
 const ROWS = 7;
 const NULL_ROW = 5;
@@ -196,7 +197,7 @@ serverTest(
         let diffs: string[] = [];
         for (let attempt = 0; attempt < 4; attempt++) {
           const expected = await ref.toArrow();
-          const equal = () => (diffs = arrowDiffs(t.toArrow(), expected)).length === 0;
+          const equal = () => (diffs = tableDiffs(t.toArrow(), expected)).length === 0;
           if (await waitUntil(t, equal, 3_000)) {
             assertArrowEqual(t.toArrow(), expected, label);
             // Row r holds the values of row number (r + tick) % 7 of the formulas; find the rotation from row 0.

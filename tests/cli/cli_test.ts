@@ -12,7 +12,6 @@ import * as arrow from "apache-arrow";
 import {
   barrageSession,
   DeephavenError,
-  fromParquet,
   GrpcCode,
   parseUri,
   PSK_AUTH,
@@ -22,17 +21,10 @@ import {
 } from "../../mod.ts";
 import { scopeTicket } from "../../src/session/ticket.ts";
 import { LiveTable } from "../../src/barrage/subscription.ts";
-import { freePort, PROJECT_ROOT, serverTest } from "../harness/server.ts";
-import {
-  type Cell,
-  cell,
-  nanos,
-  parseCsv,
-  parseIsoNanos,
-  show,
-  tableDiffs,
-  waitUntil,
-} from "../query/_compare.ts";
+import { freePort, PROJECT_ROOT, serverTest } from "../../testing/server.ts";
+import { fromParquet } from "../../src/export/mod.ts";
+import { type Cell, nanos, parseCsv, parseIsoNanos, tableDiffs } from "../../testing/compare.ts";
+import { waitUntil } from "../../testing/wait.ts";
 
 const MAIN = `${PROJECT_ROOT}/src/cli/main.ts`;
 
@@ -260,6 +252,24 @@ ${name} = new_table([
     long_col("TN", [${nanosValues.join(", ")}]),
 ]).update(["T = i == 4 ? null : epochNanosToInstant(TN)"]).drop_columns(["TN"])
 `;
+}
+
+/** A value as apache-arrow returns it, made comparable with CSV text (timestamps as ms). */
+function cell(v: unknown): Cell {
+  if (v === null || v === undefined) return null;
+  if (v instanceof Date) return v.getTime();
+  if (typeof v === "number" || typeof v === "bigint" || typeof v === "string" || typeof v === "boolean") {
+    return v;
+  }
+  return JSON.stringify(v, (_k, x) => (typeof x === "bigint" ? `${x}n` : x));
+}
+
+/** Printable form of a cell (bigints with `n`, NaN and infinities spelled out). */
+function show(v: unknown): string {
+  return JSON.stringify(
+    v,
+    (_k, x) => typeof x === "bigint" ? `${x}n` : typeof x === "number" && !Number.isFinite(x) ? String(x) : x,
+  ) ?? "undefined";
 }
 
 /** The DoGet table's rows as cells, timestamps as nanoseconds. */

@@ -14,9 +14,9 @@
 
 import assert from "node:assert/strict";
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
-import { type DhServer, freePort, PROJECT_ROOT, RESULTS_DIR, sharedServer } from "../harness/server.ts";
-import { NOTEBOOK_SERVER } from "./expectations.ts";
-import { jupyterEnv, NOTEBOOKS_DIR, SCREENSHOTS_DIR, venvBin } from "./notebook_runner.ts";
+import { type DhServer, freePort, PROJECT_ROOT, RESULTS_DIR, sharedServer } from "../../testing/server.ts";
+import { NOTEBOOK_SERVER } from "../../testing/notebook_expectations.ts";
+import { jupyterEnv, NOTEBOOKS_DIR, SCREENSHOTS_DIR, venvBin } from "../../testing/notebooks.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 /** The notebook with three live outputs: a table, a derived table and a chart of a 10 rows/s table. */

@@ -1,16 +1,21 @@
 /**
  * Runs every notebook in `notebooks/` headlessly (nbclient + the Deno kernel, through `run_notebook.py`),
  * against a real Deephaven server when the notebook needs one, and checks what it showed against
- * `expectations.ts`: no errors, live tables with the expected columns that tick, plots that tick, and an
+ * `testing/notebook_expectations.ts`: no errors, live tables with the expected columns that tick, plots that tick, and an
  * executed notebook that keeps the last state of every live output.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { type DhServer, sharedServer } from "../harness/server.ts";
-import { NOTEBOOK_SERVER } from "./expectations.ts";
-import { DISPLAY_ID_PREFIX, EXPECTATIONS, type NotebookExpectation, REPEATED } from "./expectations.ts";
+import { type DhServer, sharedServer } from "../../testing/server.ts";
+import { NOTEBOOK_SERVER } from "../../testing/notebook_expectations.ts";
+import {
+  DISPLAY_ID_PREFIX,
+  EXPECTATIONS,
+  type NotebookExpectation,
+  REPEATED,
+} from "../../testing/notebook_expectations.ts";
 import {
   type ExecutedNotebook,
   joinText,
@@ -21,7 +26,7 @@ import {
   type NotebookReport,
   NOTEBOOKS_DIR,
   runNotebook,
-} from "./notebook_runner.ts";
+} from "../../testing/notebooks.ts";
 
 /**
  * How many data points a chart draws: the vertices of its line marks, or its dots where there are more
@@ -304,11 +309,11 @@ async function checkNotebook(name: string, expect: NotebookExpectation, server?:
 
 for (const name of listNotebooks()) {
   const expect = EXPECTATIONS[name];
-  const testName = `notebook ${name} runs headlessly and shows what expectations.ts says`;
+  const testName = `notebook ${name} runs headlessly and shows what its expectation says`;
   if (expect === undefined) {
     Deno.test(testName, () => {
       assert.fail(
-        `${name} has no entry in tests/notebooks/expectations.ts; add one (at least { needsServer })`,
+        `${name} has no entry in testing/notebook_expectations.ts; add one (at least { needsServer })`,
       );
     });
   } else {

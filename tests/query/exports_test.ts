@@ -6,17 +6,10 @@
 
 import assert from "node:assert/strict";
 import * as arrow from "apache-arrow";
-import {
-  fromParquet,
-  localTableFromArrow,
-  toArrowIPC,
-  toCSV,
-  toJSON,
-  toParquet,
-  writeTable,
-} from "../../mod.ts";
+import { localTableFromArrow } from "../../mod.ts";
+import { fromParquet, toArrowIPC, toCSV, toJSON, toParquet, writeTable } from "../../src/export/mod.ts";
 import type { LocalTable } from "../../src/table/local_table.ts";
-import { nanos, parseCsv, parseIsoNanos, tableDiffs } from "./_compare.ts";
+import { nanos, parseCsv, parseIsoNanos, tableDiffs } from "../../testing/compare.ts";
 
 function md(t: string): Map<string, string> {
   return new Map([["deephaven:type", t]]);

@@ -15,8 +15,9 @@ import assert from "node:assert/strict";
 import type * as arrow from "apache-arrow";
 import { barrageSession, type LocalTable, Session, type TableUpdate } from "../../mod.ts";
 import { scopeTicket } from "../../src/session/ticket.ts";
-import { serverTest } from "../harness/server.ts";
-import { type TableDiffOptions, tableDiffs, waitUntil } from "./_compare.ts";
+import { serverTest } from "../../testing/server.ts";
+import { type TableDiffOptions, tableDiffs } from "../../testing/compare.ts";
+import { waitUntil } from "../../testing/wait.ts";
 
 const SEEDS = [1, 2, 3, 4, 5, 6];
 const STEPS = 8;

@@ -13,10 +13,10 @@ import type * as arrow from "apache-arrow";
 import type { LocalTable, Session, SessionState } from "../../mod.ts";
 import { sessionCoreOf } from "../../src/session/session.ts";
 import type { BidiCall } from "../../src/transport/channel.ts";
-import { type DhServer, sharedServer } from "../harness/server.ts";
-import { arrowDiffs } from "../barrage/_compare.ts";
+import { type DhServer, sharedServer } from "../../testing/server.ts";
+import { tableDiffs } from "../../testing/compare.ts";
 
-export { nextUpdates, since, waitUntil } from "../barrage/_compare.ts";
+export { nextUpdates, since, waitUntil } from "../../testing/wait.ts";
 
 /**
  * The tables of the shared resilience server: `ticking` is append-only (10 rows a second, so a prefix of it
@@ -180,7 +180,7 @@ export function assertMatchesSnapshot(
 ): number {
   const mine = local.toArrow();
   if (mode === "equal") {
-    assert.deepEqual(arrowDiffs(mine, fresh), [], `${label}: the local table equals a fresh snapshot`);
+    assert.deepEqual(tableDiffs(mine, fresh), [], `${label}: the local table equals a fresh snapshot`);
     return mine.numRows;
   }
   const n = Math.min(mine.numRows, fresh.numRows);
@@ -189,7 +189,7 @@ export function assertMatchesSnapshot(
     `${label}: at least ${minRows} rows to compare (local ${mine.numRows}, fresh ${fresh.numRows})`,
   );
   assert.deepEqual(
-    arrowDiffs(mine.slice(0, n), fresh, { expectedRows: [0, n] }),
+    tableDiffs(mine.slice(0, n), fresh, { expectedRows: [0, n] }),
     [],
     `${label}: the first ${n} rows equal a fresh snapshot`,
   );

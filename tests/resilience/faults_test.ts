@@ -118,7 +118,7 @@ async function runR3(): Promise<void> {
     assert.equal(t.state, "live");
 
     const size = t.size;
-    assertMatchesSnapshot("ticking", t, await bs.session.snapshot(ticket), "prefix", size);
+    assertMatchesSnapshot("ticking", t, await bs.session.toArrow(ticket), "prefix", size);
     log.stop();
     t.close();
   } finally {
@@ -531,7 +531,7 @@ Deno.test({
       const snap = await bs.snapshot(ref);
       assert.ok(Math.max(...tap.sizes) > 4 * MiB, "the Barrage snapshot also came as one large message");
       checkLocal("snapshot", snap, rows, reps);
-      checkArrow("DoGet", await session.snapshot(ref), rows, reps);
+      checkArrow("DoGet", await session.toArrow(ref), rows, reps);
     } finally {
       tap.restore();
       await bs.close();
@@ -565,7 +565,7 @@ Deno.test({
 
       // DoGet with the server's default cap (100 MiB): its largest message is about 90% of that.
       start = performance.now();
-      const a = await session.snapshot(ref);
+      const a = await session.toArrow(ref);
       console.log(`R6 100 MiB: DoGet in ${since(start)} ms`);
       checkArrow("DoGet", a, rows, reps);
     } finally {

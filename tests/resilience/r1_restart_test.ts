@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { barrageSession, type LiveTable, type LocalTable, Session, type TableUpdate } from "../../mod.ts";
-import { freePort, startServer } from "../harness/server.ts";
+import { freePort, startServer } from "../../testing/server.ts";
 import { assertMatchesSnapshot, since, StateLog, tableReaches, tableStates, waitUntil } from "./_util.ts";
 
 const SCRIPT = `from deephaven import time_table

@@ -17,10 +17,10 @@ import {
   PSK_AUTH,
   Session,
   SharedTicket,
-  tableBundle,
 } from "../../mod.ts";
+import { tableBundle } from "../../src/display/mod.ts";
 import { sessionCoreOf } from "../../src/session/session.ts";
-import { PROJECT_ROOT } from "../harness/server.ts";
+import { PROJECT_ROOT } from "../../testing/server.ts";
 import { resilienceServer } from "./_util.ts";
 
 const $display = Symbol.for("Jupyter.display");

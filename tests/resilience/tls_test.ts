@@ -18,7 +18,8 @@
 
 import assert from "node:assert/strict";
 import { barrageSession, type ConnectOptions, GrpcCode, resolveUri, Session } from "../../mod.ts";
-import { freePort, javaHome, PROJECT_ROOT, RESULTS_DIR, venvPython } from "../harness/server.ts";
+import { freePort, javaHome, PROJECT_ROOT, RESULTS_DIR, venvPython } from "../../testing/server.ts";
+import { launcherPath } from "../../src/server/launcher.ts";
 import { rejectsWithin } from "../session/util.ts";
 import { assertMatchesSnapshot, nextUpdates, within } from "./_util.ts";
 
@@ -109,14 +110,14 @@ interface TlsServer {
   stop(): Promise<void>;
 }
 
-/** Starts `scripts/dh_server.py` with TLS properties and waits for its READY line. */
+/** Starts the embedded server's launcher with TLS properties and waits for its READY line. */
 async function startTlsServer(pki: Pki, name: string, jvmArgs: string[]): Promise<TlsServer> {
   const port = freePort();
   await Deno.mkdir(RESULTS_DIR, { recursive: true });
   const logPath = `${RESULTS_DIR}/${name}-${port}.log`;
   const scriptPath = `${pki.dir}/${name}.py`;
   await Deno.writeTextFile(scriptPath, SCRIPT);
-  const args = [`${PROJECT_ROOT}/scripts/dh_server.py`, "--host", "127.0.0.1", "--port", String(port)];
+  const args = [await launcherPath(), "--host", "127.0.0.1", "--port", String(port)];
   args.push("--auth", "anonymous", "--script", scriptPath);
   for (
     const a of [

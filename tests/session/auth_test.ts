@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { DeephavenError, GrpcCode, PSK_AUTH, Session, SharedTicket } from "../../mod.ts";
-import { serverTest } from "../harness/server.ts";
+import { serverTest } from "../../testing/server.ts";
 import { connectAnonymous, connectPsk, rejectsWithin } from "./util.ts";
 
 async function xValues(session: Session, n: number): Promise<number[]> {
@@ -88,7 +88,7 @@ serverTest("close() ends the session: isAlive turns false and later calls reject
   await rejectsWithin(before.toArrow(), "toArrow of an earlier table after close", closed);
   await rejectsWithin(before.size(), "size of an earlier table after close", closed);
   await rejectsWithin(before.update("Y = 1").ready(), "an op on an earlier table after close", closed);
-  await rejectsWithin(session.snapshot(ticket), "snapshot after close", closed);
+  await rejectsWithin(session.toArrow(ticket), "snapshot after close", closed);
   await rejectsWithin(
     session.publishTable(SharedTicket.randomTicket(), before),
     "publish after close",
@@ -103,7 +103,7 @@ serverTest("close() ends the session: isAlive turns false and later calls reject
   // covers the NOT_FOUND case.)
   const other = await connectPsk(server);
   try {
-    await rejectsWithin(other.snapshot(ticket), "snapshot of a ticket published by a closed session", {
+    await rejectsWithin(other.toArrow(ticket), "snapshot of a ticket published by a closed session", {
       code: [GrpcCode.NOT_FOUND, GrpcCode.FAILED_PRECONDITION],
     });
   } finally {

@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { type DeephavenError, GrpcCode, PSK_AUTH, Session, SharedTicket } from "../../mod.ts";
-import { freePort, serverTest } from "../harness/server.ts";
+import { freePort, serverTest } from "../../testing/server.ts";
 import { connectPsk, rejectsWithin, uniqueName } from "./util.ts";
 
 /** Every error seen in this file, to check at the end that none carries the key. */
@@ -101,15 +101,15 @@ serverTest("a released ticket: fetchTable(...).ready() and snapshot(...) fail", 
     const ref = session.emptyTable(4).update("X = i");
     const ticket = SharedTicket.randomTicket();
     await session.publishTable(ticket, ref);
-    assert.equal((await reader.snapshot(ticket)).numRows, 4, "published and readable");
+    assert.equal((await reader.toArrow(ticket)).numRows, 4, "published and readable");
     await ref.close();
     assert.equal(ref.closed, true);
 
     const gone = { code: [GrpcCode.NOT_FOUND, GrpcCode.FAILED_PRECONDITION], notIn: [server.psk] };
     keep(await rejectsWithin(reader.fetchTable(ticket).ready(), "fetchTable of a released ticket", gone));
-    keep(await rejectsWithin(reader.snapshot(ticket), "snapshot of a released ticket", gone));
+    keep(await rejectsWithin(reader.toArrow(ticket), "snapshot of a released ticket", gone));
     keep(
-      await rejectsWithin(session.snapshot(ticket), "the publisher's snapshot of a released ticket", gone),
+      await rejectsWithin(session.toArrow(ticket), "the publisher's snapshot of a released ticket", gone),
     );
     keep(
       await rejectsWithin(ref.toArrow(), "toArrow of a closed handle", {
@@ -185,7 +185,7 @@ serverTest("ops on a closed session reject with a DeephavenError", {}, async (se
   keep(await rejectsWithin(ref.sort("X").ready(), "sort on a closed session", closed));
   keep(await rejectsWithin(session.runScript("x = 1"), "runScript on a closed session", closed));
   keep(await rejectsWithin(session.tables(), "tables() on a closed session", closed));
-  keep(await rejectsWithin(session.snapshot(ref.ticket), "snapshot on a closed session", closed));
+  keep(await rejectsWithin(session.toArrow(ref.ticket), "snapshot on a closed session", closed));
   keep(await rejectsWithin(session.bindTable("x", ref), "bindTable on a closed session", closed));
 });
 

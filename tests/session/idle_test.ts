@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { serverTest } from "../harness/server.ts";
+import { serverTest } from "../../testing/server.ts";
 import { connectPsk } from "./util.ts";
 
 serverTest("a session left idle for 3 x http.session.durationMs still works", {}, async (server) => {

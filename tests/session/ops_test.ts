@@ -21,9 +21,9 @@ import {
   vectorFromArray,
 } from "apache-arrow";
 import { agg, type Session, type TableRef } from "../../mod.ts";
-import { serverTest } from "../harness/server.ts";
-import { pythonArrowMany, serverEnv } from "../harness/python.ts";
-import { assertArrowEqual } from "../helpers/arrow_equal.ts";
+import { serverTest } from "../../testing/server.ts";
+import { pythonArrowMany, serverEnv } from "../../testing/python.ts";
+import { assertArrowEqual } from "../../testing/compare.ts";
 import { connectPsk, uniqueName } from "./util.ts";
 
 const SYM = "Sym = i % 3 == 0 ? `A` : i % 3 == 1 ? `B` : `C`";

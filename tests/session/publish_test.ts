@@ -8,9 +8,9 @@
 import assert from "node:assert/strict";
 import { type Table, tableFromIPC } from "apache-arrow";
 import { GrpcCode, type Session, SharedTicket } from "../../mod.ts";
-import { type DhServer, PROJECT_ROOT, serverTest, venvPython } from "../harness/server.ts";
-import { pythonArrowMany, serverEnv } from "../harness/python.ts";
-import { assertArrowEqual } from "../helpers/arrow_equal.ts";
+import { type DhServer, PROJECT_ROOT, serverTest, venvPython } from "../../testing/server.ts";
+import { pythonArrowMany, serverEnv } from "../../testing/python.ts";
+import { assertArrowEqual } from "../../testing/compare.ts";
 import { connectPsk, eventually, rejectsWithin } from "./util.ts";
 
 /** Columns of every type the tests care about, with nulls. */
@@ -46,7 +46,7 @@ class PythonPeer {
       env: {
         PYTHONUNBUFFERED: "1",
         PYTHONDONTWRITEBYTECODE: "1",
-        PYTHONPATH: `${PROJECT_ROOT}/tests/harness`,
+        PYTHONPATH: `${PROJECT_ROOT}/testing`,
         ...env,
       },
       cwd: PROJECT_ROOT,
@@ -188,8 +188,8 @@ serverTest(
 
       const fetched = session.fetchTable(ticket);
       assertArrowEqual(await fetched.toArrow(), expected, "fetchTable(pydeephaven's ticket).toArrow()");
-      assertArrowEqual(await session.snapshot(bytes), expected, "snapshot(ticket bytes)");
-      assertArrowEqual(await session.snapshot(ticket), expected, "snapshot(SharedTicket)");
+      assertArrowEqual(await session.toArrow(bytes), expected, "snapshot(ticket bytes)");
+      assertArrowEqual(await session.toArrow(ticket), expected, "snapshot(SharedTicket)");
       assert.equal(await fetched.size(), ROWS);
       assert.equal(await fetched.isStatic(), true);
       const derived = await fetched.where("X < 10").view(["Sym", "X", "Y"]).sumBy("Sym").toArrow();
@@ -199,7 +199,7 @@ serverTest(
       await publisher.send("close");
       await publisher.expectLine("CLOSED");
       await publisher.exit();
-      await rejectsWithin(session.snapshot(ticket), "snapshot after the publisher closed", {
+      await rejectsWithin(session.toArrow(ticket), "snapshot after the publisher closed", {
         // Until the server's weak map of shared tickets drops the dead export, resolving it gives a
         // dependency failure; afterwards NOT_FOUND.
         code: [GrpcCode.FAILED_PRECONDITION, GrpcCode.NOT_FOUND],
@@ -209,7 +209,7 @@ serverTest(
       await eventually(async () => {
         await serverGc(session);
         try {
-          await session.snapshot(ticket);
+          await session.toArrow(ticket);
           last = "it resolved";
           return false;
         } catch (e) {
@@ -260,7 +260,7 @@ with psk_session() as s:
     const other = await connectPsk(server);
     try {
       assertArrowEqual(
-        await other.snapshot(ticket),
+        await other.toArrow(ticket),
         mine,
         "another session's snapshot after pydeephaven left",
       );

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { DeephavenError, GrpcCode, grpcCodeName, PSK_AUTH, Session } from "../../mod.ts";
 import type { ConnectOptions } from "../../mod.ts";
-import type { DhServer } from "../harness/server.ts";
+import type { DhServer } from "../../testing/server.ts";
 
 /**
  * Opens a session with the server's pre-shared key.

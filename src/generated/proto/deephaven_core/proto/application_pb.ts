@@ -5,11 +5,11 @@
 // @generated from file deephaven_core/proto/application.proto (package io.deephaven.proto.backplane.grpc, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenFile, GenMessage, GenService } from "npm:@bufbuild/protobuf@2.17.0/codegenv2";
+import { fileDesc, messageDesc, serviceDesc } from "npm:@bufbuild/protobuf@2.17.0/codegenv2";
 import type { TypedTicket } from "./ticket_pb.ts";
 import { file_deephaven_core_proto_ticket } from "./ticket_pb.ts";
-import type { Message } from "@bufbuild/protobuf";
+import type { Message } from "npm:@bufbuild/protobuf@2.17.0";
 
 /**
  * Describes the file deephaven_core/proto/application.proto.

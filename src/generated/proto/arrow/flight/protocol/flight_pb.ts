@@ -7,11 +7,11 @@
 // @generated from file arrow/flight/protocol/flight.proto (package arrow.flight.protocol, syntax proto3)
 /* eslint-disable */
 
-import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Message } from "@bufbuild/protobuf";
+import type { GenEnum, GenFile, GenMessage, GenService } from "npm:@bufbuild/protobuf@2.17.0/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "npm:@bufbuild/protobuf@2.17.0/codegenv2";
+import type { Timestamp } from "npm:@bufbuild/protobuf@2.17.0/wkt";
+import { file_google_protobuf_timestamp } from "npm:@bufbuild/protobuf@2.17.0/wkt";
+import type { Message } from "npm:@bufbuild/protobuf@2.17.0";
 
 /**
  * Describes the file arrow/flight/protocol/flight.proto.

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { DeephavenError, GrpcCode } from "../../src/errors.ts";
-import type { NotebookExpectation } from "./expectations.ts";
-import { PROJECT_ROOT, RESULTS_DIR, venvPython } from "../harness/server.ts";
+import { DeephavenError, GrpcCode } from "../src/errors.ts";
+import type { NotebookExpectation } from "./notebook_expectations.ts";
+import { PROJECT_ROOT, RESULTS_DIR, venvPython } from "./server.ts";
 
 /** The folder of the example notebooks. */
 export const NOTEBOOKS_DIR = `${PROJECT_ROOT}/notebooks`;
@@ -16,7 +16,7 @@ export const NOTEBOOKS_DIR = `${PROJECT_ROOT}/notebooks`;
 export const NOTEBOOK_RESULTS_DIR = `${RESULTS_DIR}/notebooks`;
 /** Where the JupyterLab test saves its screenshots. */
 export const SCREENSHOTS_DIR = `${RESULTS_DIR}/screenshots`;
-const RUNNER = `${PROJECT_ROOT}/tests/notebooks/run_notebook.py`;
+const RUNNER = `${PROJECT_ROOT}/testing/run_notebook.py`;
 
 /** One iopub message as `run_notebook.py` records it. */
 export interface MessageRecord {

@@ -1,7 +1,7 @@
 /**
  * Fuzzes the Barrage decoders: `decodeUpdateMetadata`, `decodeRowSet`, `decodeShiftData`, `decodeRecordBatch`
  * (and, as an extra, `schemaFromFlatbuffer`) with random bytes and with mutated real messages recorded from a
- * Deephaven server (`tests/fixtures/barrage_messages.json`).
+ * Deephaven server (`testing/fixtures/barrage_messages.json`).
  *
  * Every case must end in data or a `DeephavenError`. Anything else is a finding:
  * - `crash`: another exception escaped;
@@ -12,7 +12,7 @@
  * - `hang`: no progress for `stallMs` (default 20 s): the case was killed;
  * - `died`: the process running the case exited (for example out of memory).
  *
- * Cases run in child processes (`deno run bench/fuzz.ts --child ...`) watched by the parent, so a hang or an
+ * Cases run in child processes (`deno run testing/fuzz.ts --child ...`) watched by the parent, so a hang or an
  * abort is reported with its case number instead of stopping the run. Case `i` of seed `s` is the same input
  * on every run: reproduce one with `--seed s --from i --cases 1 --verbose`.
  *
@@ -25,8 +25,8 @@
  * @module
  */
 
-import * as arrow from "apache-arrow";
-import * as flatbuffers from "flatbuffers";
+import * as arrow from "../src/deps/apache_arrow.ts";
+import * as flatbuffers from "../src/deps/flatbuffers.ts";
 import { parseArgs } from "node:util";
 import { DeephavenError } from "../src/errors.ts";
 import { decodeUpdateMetadata } from "../src/barrage/messages.ts";
@@ -39,7 +39,7 @@ import {
   BarrageMessageWrapper,
   BarrageUpdateMetadata,
 } from "../src/generated/barrage/barrage_generated.ts";
-import { loadRecordedStreams } from "../tests/fixtures/recorded.ts";
+import { loadRecordedStreams } from "./fixtures/recorded.ts";
 
 // ------------------------------------------------------------------------------------------------ PRNG
 

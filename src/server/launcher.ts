@@ -1,12 +1,21 @@
-#!/usr/bin/env python3
-"""Start an embedded Deephaven server (pip package `deephaven-server`) for tests and local use.
+/**
+ * The two files the embedded server's Python launcher needs, as text: written to a private temporary
+ * folder when a server starts, so that the module works the same from a checkout, a path import or a
+ * published package.
+ *
+ * @module
+ */
 
-Prints exactly one line `READY <port>` on stdout once the server listens and the optional
-`--script` has run, then keeps the server alive until stdin reaches end-of-file (the parent
+/** The Python launcher: prints `READY <port>` once the server listens, exits when its stdin closes. */
+export const LAUNCHER_PY: string = `#!/usr/bin/env python3
+"""Start an embedded Deephaven server (pip package \`deephaven-server\`); written out by src/server/server.ts.
+
+Prints exactly one line \`READY <port>\` on stdout once the server listens and the optional
+\`--script\` has run, then keeps the server alive until stdin reaches end-of-file (the parent
 closed it or died), at which point the process exits at once. That way a server is never
-orphaned by a crashed test run.
+orphaned by a crashed parent.
 
-The pre-shared key for `--auth psk|both` is read from the environment variable DH_PSK, never
+The pre-shared key for \`--auth psk|both\` is read from the environment variable DH_PSK, never
 from the command line. Deephaven's own output goes to this process's stdout and stderr.
 
 Usage:
@@ -64,7 +73,7 @@ def _parse_args(argv):
 def main(argv) -> None:
     args = _parse_args(argv)
 
-    # SIGUSR1 prints every Python thread's stack (the harness asks for it when the start hangs).
+    # SIGUSR1 prints every Python thread's stack (the parent asks for it when the start hangs).
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     # Start the stdin watcher first, so a parent that dies during the (slow) start still ends us.
     threading.Thread(target=_watch_stdin, name="stdin-eof-watcher", daemon=True).start()
@@ -121,3 +130,62 @@ if __name__ == "__main__":
         sys.stderr.flush()
         sys.stdout.flush()
         os._exit(3)
+`;
+
+/** Deephaven's logging setup for the embedded server: log records to stdout, the PSK handler quiet. */
+export const LOGBACK_XML: string =
+  `<!-- Logging for the embedded server started by src/server/server.ts: Deephaven's log records go to
+     stdout (which the parent appends to its log file) as well as to the in-memory
+     log buffer that the web console and the ConsoleService log subscription read. -->
+<configuration debug="false">
+  <contextListener class="ch.qos.logback.classic.jul.LevelChangePropagator" />
+
+  <appender name="STDOUT" class="ch.qos.logback.core.ConsoleAppender">
+    <encoder>
+      <pattern>%d{HH:mm:ss.SSS} %-5level %-20.20thread %-30.30logger{30} | %msg%n</pattern>
+    </encoder>
+  </appender>
+
+  <appender name="LOGBUFFER" class="io.deephaven.logback.LogBufferAppender">
+    <encoder>
+      <pattern>%-20.20thread | %-25.25logger{25} | %m</pattern>
+    </encoder>
+  </appender>
+
+  <!-- This handler logs the pre-shared key (and a URL that holds it) at WARN; keep the key out of logs. -->
+  <logger name="io.deephaven.authentication.psk.PskAuthenticationHandler" level="ERROR" />
+
+  <root level="info">
+    <appender-ref ref="STDOUT" />
+    <appender-ref ref="LOGBUFFER" />
+  </root>
+</configuration>
+`;
+
+let launcherDir: string | undefined;
+
+/**
+ * Writes the launcher and its logging setup into a private temporary folder (once per process).
+ *
+ * @returns The path of the launcher, `<folder>/dh_server.py`.
+ */
+export async function launcherPath(): Promise<string> {
+  if (launcherDir === undefined) {
+    const dir = await Deno.makeTempDir({ prefix: "dh-server-" });
+    await Deno.writeTextFile(`${dir}/dh_server.py`, LAUNCHER_PY);
+    await Deno.writeTextFile(`${dir}/dh_logback.xml`, LOGBACK_XML);
+    launcherDir = dir;
+  }
+  return `${launcherDir}/dh_server.py`;
+}
+
+/** Removes the folder written by {@linkcode launcherPath} (at process exit). */
+export function removeLauncher(): void {
+  if (launcherDir === undefined) return;
+  try {
+    Deno.removeSync(launcherDir, { recursive: true });
+  } catch {
+    // already gone
+  }
+  launcherDir = undefined;
+}

@@ -1,6 +1,8 @@
 /**
- * Exact comparison of two apache-arrow tables, for tests that check this module's results against a
- * reference (usually pydeephaven on the same server).
+ * The one table comparer of the tests and benchmarks: exact comparison of two apache-arrow tables, for
+ * checks of this module's results against a reference (pydeephaven, a DoGet, or a naive recomputation).
+ * {@linkcode assertArrowEqual} throws at the first difference (schema metadata included);
+ * {@linkcode tableDiffs} lists differences (in order or by key columns, a row window, tolerant doubles).
  *
  * Values are turned into comparable forms first: 64-bit integers stay `bigint`, timestamps, dates, times
  * and durations are compared by their raw stored integers (so nanoseconds are not lost to `Date`), binary
@@ -10,7 +12,14 @@
  * @module
  */
 
-import { type Data, DataType, makeVector, type Table, type Vector } from "apache-arrow";
+import {
+  type Data,
+  DataType,
+  makeVector,
+  type Table,
+  type Timestamp,
+  type Vector,
+} from "../src/deps/apache_arrow.ts";
 import { AssertionError } from "node:assert";
 
 /** A comparable value of one cell. */
@@ -194,4 +203,168 @@ export function assertArrowEqual(
       }
     }
   }
+}
+
+/** Options of {@linkcode tableDiffs}. */
+export interface TableDiffOptions {
+  /** Compare rows in order (default), or as sets sorted by these key columns. */
+  keys?: string[];
+  /** Double columns compared with a relative tolerance (default none: every value exactly). */
+  tolerant?: string[];
+  /** The relative tolerance of `tolerant` columns, default 1e-9. */
+  rel?: number;
+  /** Rows of `expected` to compare against, `[from, to)` (default: all rows). */
+  expectedRows?: [number, number];
+  /** Stop after this many differences, default 20. */
+  limit?: number;
+}
+
+function near(a: Cell, b: Cell, rel: number): boolean {
+  if (typeof a === "number" && typeof b === "number" && Number.isFinite(a) && Number.isFinite(b)) {
+    return Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b));
+  }
+  return cellEqual(a, b);
+}
+
+function keyText(row: Cell[], idx: number[]): string {
+  let s = "";
+  for (const i of idx) s += `${typeof row[i]}:${showCell(row[i])}\u0000`;
+  return s;
+}
+
+function rowsOf(t: Table, columns: string[], from: number, to: number): Cell[][] {
+  const cells = columns.map((c) => vectorCells(t.getChild(c)!));
+  const out: Cell[][] = [];
+  for (let r = from; r < to; r++) out.push(cells.map((v) => v[r]));
+  return out;
+}
+
+/**
+ * Lists the differences between two Arrow tables, without throwing: column names and types, row count,
+ * then cells (compared as {@linkcode cellEqual} does), each as "row R (key K), column C: actual A,
+ * expected E".
+ *
+ * @param actual The table under test.
+ * @param expected The reference table.
+ * @param options Keys (for tables whose row order is not defined), tolerant columns, a row window of
+ * `expected`, a limit.
+ * @returns The differences (empty when equal).
+ *
+ * @example
+ * ```ts ignore
+ * assert.deepEqual(tableDiffs(local.toArrow(), await ref.toArrow(), { keys: ["Sym"] }), []);
+ * ```
+ */
+export function tableDiffs(actual: Table, expected: Table, options: TableDiffOptions = {}): string[] {
+  const out: string[] = [];
+  const limit = options.limit ?? 20;
+  const rel = options.rel ?? 1e-9;
+  const an = actual.schema.fields.map((f) => `${f.name}: ${f.type}`);
+  const en = expected.schema.fields.map((f) => `${f.name}: ${f.type}`);
+  if (JSON.stringify(an) !== JSON.stringify(en)) {
+    return [`columns ${JSON.stringify(an)}, expected ${JSON.stringify(en)}`];
+  }
+  const columns = expected.schema.fields.map((f) => f.name);
+  const [from, to] = options.expectedRows ?? [0, expected.numRows];
+  let a = rowsOf(actual, columns, 0, actual.numRows), e = rowsOf(expected, columns, from, to);
+  const keyIdx = (options.keys ?? []).map((k) => columns.indexOf(k));
+  if (options.keys) {
+    const sort = (rows: Cell[][]) =>
+      rows.map((r) => ({ r, k: keyText(r, keyIdx) })).sort((x, y) => (x.k < y.k ? -1 : x.k > y.k ? 1 : 0))
+        .map((x) => x.r);
+    a = sort(a);
+    e = sort(e);
+  }
+  if (a.length !== e.length) out.push(`row count ${a.length}, expected ${e.length}`);
+  const tolerant = new Set(options.tolerant ?? []);
+  for (let r = 0; r < Math.min(a.length, e.length) && out.length < limit; r++) {
+    for (let j = 0; j < columns.length && out.length < limit; j++) {
+      const ok = tolerant.has(columns[j]) ? near(a[r][j], e[r][j], rel) : cellEqual(a[r][j], e[r][j]);
+      if (!ok) {
+        const key = options.keys ? ` (key ${keyIdx.map((i) => showCell(e[r][i])).join(", ")})` : "";
+        out.push(
+          `row ${from + r}${key}, column ${columns[j]}: actual ${showCell(a[r][j])}, expected ${
+            showCell(e[r][j])
+          }`,
+        );
+      }
+    }
+  }
+  if (a.length !== e.length) {
+    const few = (rows: Cell[][]) =>
+      `[${rows.slice(0, 8).map((r) => `[${r.map(showCell).join(", ")}]`).join(", ")}]`;
+    out.push(`actual rows: ${few(a)}`, `expected rows: ${few(e)}`);
+  }
+  return out;
+}
+
+/** Timestamps as nanoseconds since the epoch, from the raw Arrow values of a column. */
+export function nanos(t: Table, column: string): (bigint | null)[] {
+  const out: (bigint | null)[] = [];
+  const v = t.getChild(column)!;
+  const unit = (v.type as Timestamp).unit;
+  const factor = [1_000_000_000n, 1_000_000n, 1_000n, 1n][unit];
+  for (const data of v.data) {
+    const chunk = makeVector(data);
+    const values = data.values as unknown as ArrayLike<bigint>;
+    for (let i = 0; i < data.length; i++) out.push(chunk.isValid(i) ? BigInt(values[i]) * factor : null);
+  }
+  return out;
+}
+
+/** Parses an ISO 8601 instant with up to nine fraction digits into nanoseconds since the epoch. */
+export function parseIsoNanos(text: string): bigint {
+  const m = text.match(/^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z$/);
+  if (!m) throw new Error(`Not an ISO instant: ${JSON.stringify(text)}`);
+  const seconds = BigInt(Date.parse(`${m[1]}Z`)) / 1000n;
+  return seconds * 1_000_000_000n + BigInt((m[2] ?? "").padEnd(9, "0"));
+}
+
+/** A CSV field: its text and whether it was quoted. */
+export interface CsvField {
+  value: string;
+  quoted: boolean;
+}
+
+/** A small RFC 4180 parser that keeps quoted and unquoted fields apart (`""` is the empty string). */
+export function parseCsv(text: string): CsvField[][] {
+  const rows: CsvField[][] = [];
+  let row: CsvField[] = [];
+  let i = 0;
+  while (i < text.length) {
+    let value = "", quoted = false;
+    if (text[i] === '"') {
+      quoted = true;
+      i++;
+      while (true) {
+        if (i >= text.length) throw new Error("A quoted CSV field is not closed");
+        if (text[i] === '"') {
+          if (text[i + 1] === '"') {
+            value += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        value += text[i++];
+      }
+    } else {
+      while (i < text.length && text[i] !== "," && text[i] !== "\r" && text[i] !== "\n") {
+        if (text[i] === '"') throw new Error(`A quote inside an unquoted CSV field at offset ${i}`);
+        value += text[i++];
+      }
+    }
+    row.push({ value, quoted });
+    if (text[i] === ",") i++;
+    else {
+      if (text.slice(i, i + 2) !== "\r\n") {
+        throw new Error(`A CSV record does not end with CRLF at offset ${i}`);
+      }
+      i += 2;
+      rows.push(row);
+      row = [];
+    }
+  }
+  return rows;
 }

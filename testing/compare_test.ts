@@ -12,8 +12,8 @@ import {
   TimestampNanosecond,
   Utf8,
   vectorFromArray,
-} from "apache-arrow";
-import { assertArrowEqual, cellEqual, showCell, vectorCells } from "./arrow_equal.ts";
+} from "../src/deps/apache_arrow.ts";
+import { assertArrowEqual, cellEqual, showCell, vectorCells } from "./compare.ts";
 
 function ts(values: bigint[]) {
   return makeVector(

@@ -5,7 +5,8 @@
  * @module
  */
 
-import type { LocalTable } from "../../src/table/local_table.ts";
+import { DeephavenError, GrpcCode } from "../src/errors.ts";
+import type { LocalTable } from "../src/table/local_table.ts";
 
 /**
  * Waits until `cond()` holds, checking after every update and state change of `table`, or until the deadline.
@@ -40,4 +41,36 @@ export async function waitUntil(table: LocalTable, cond: () => boolean, timeoutM
     offU();
     offS();
   }
+}
+
+/**
+ * Waits for the next `n` updates of a table, with a deadline.
+ *
+ * @param table The table.
+ * @param n How many updates.
+ * @param timeoutMs The deadline.
+ * @returns The updates seen.
+ * @throws {DeephavenError} `DEADLINE_EXCEEDED` when fewer arrived in time.
+ */
+export async function nextUpdates(table: LocalTable, n: number, timeoutMs: number): Promise<number> {
+  let seen = 0;
+  const off = table.onUpdate(() => seen++);
+  try {
+    if (!await waitUntil(table, () => seen >= n, timeoutMs)) {
+      throw new DeephavenError(
+        `Only ${seen} of ${n} updates arrived within ${timeoutMs} ms (${table.state})`,
+        {
+          code: GrpcCode.DEADLINE_EXCEEDED,
+        },
+      );
+    }
+    return seen;
+  } finally {
+    off();
+  }
+}
+
+/** Milliseconds since `start`, rounded. */
+export function since(start: number): number {
+  return Math.round(performance.now() - start);
 }

@@ -1,0 +1,8 @@
+/**
+ * `@observablehq/plot`, pinned: the one place this module names the package and its version, so that the module
+ * resolves the same from this repository, from a path import in another folder, and as a published package.
+ *
+ * @module
+ */
+
+export * from "npm:@observablehq/plot@0.6.17";

@@ -1,0 +1,469 @@
+/**
+ * Local aggregations: `aggBy` (sum, avg, min, max, count, first, last, std, var per group), `firstBy` and
+ * `lastBy`, maintained incrementally: each update touches only the groups of the changed rows.
+ *
+ * @module
+ */
+
+import * as arrow from "../deps/apache_arrow.ts";
+import { type LocalAggregations, type LocalTable, storageOf } from "../table/local_table.ts";
+import { RowSet } from "../table/rowset.ts";
+import { type ColumnKind, nullSentinel } from "../table/column.ts";
+import { bad, compareRaw, derive, growInt32, SlotReader } from "./derive.ts";
+
+type AggOp = "sum" | "avg" | "min" | "max" | "count" | "first" | "last" | "std" | "var";
+const AGG_OPS: ReadonlySet<string> = new Set([
+  "sum",
+  "avg",
+  "min",
+  "max",
+  "count",
+  "first",
+  "last",
+  "std",
+  "var",
+]);
+const INTEGER: ReadonlySet<ColumnKind> = new Set(["int8", "int16", "int32", "int64", "char"]);
+const NUMERIC: ReadonlySet<ColumnKind> = new Set([...INTEGER, "float32", "float64"]);
+
+interface AggSpec {
+  name: string;
+  op: AggOp;
+  column: number;
+}
+
+/** Group bookkeeping shared by the aggregators of one aggBy. */
+class Groups {
+  readonly ids = new Map<unknown, number>();
+  count: number[] = [];
+  members: Set<number>[] = [];
+  groupOf = new Int32Array(16).fill(-1);
+  keyRaw: unknown[][];
+  first: number[] = [];
+  last: number[] = [];
+  firstDirty: boolean[] = [];
+  lastDirty: boolean[] = [];
+
+  constructor(readonly reader: SlotReader, readonly keyCols: number[], readonly trackOrder: boolean) {
+    this.keyRaw = keyCols.map(() => []);
+  }
+
+  keyOf(slot: number): unknown {
+    const k = this.keyCols;
+    if (k.length === 0) return "";
+    if (k.length === 1) return this.reader.stores[k[0]].raw(slot);
+    return k.map((j) => {
+      const v = this.reader.stores[j].raw(slot);
+      return `${typeof v}:${String(v)}`;
+    }).join("\u0000");
+  }
+
+  add(slot: number): number {
+    const key = this.keyOf(slot);
+    let g = this.ids.get(key);
+    if (g === undefined) {
+      g = this.count.length;
+      this.ids.set(key, g);
+      this.count.push(0);
+      this.members.push(new Set());
+      this.first.push(-1);
+      this.last.push(-1);
+      this.firstDirty.push(false);
+      this.lastDirty.push(false);
+      this.keyCols.forEach((j, i) => (this.keyRaw[i][g!] = this.reader.stores[j].raw(slot)));
+    }
+    this.groupOf = growInt32(this.groupOf, slot + 1);
+    this.groupOf[slot] = g;
+    this.count[g]++;
+    this.members[g].add(slot);
+    if (this.trackOrder) {
+      const src = this.reader.table;
+      const pos = storageOf(src).positionOfSlot(slot);
+      if (!this.firstDirty[g] && (this.first[g] < 0 || pos < storageOf(src).positionOfSlot(this.first[g]))) {
+        this.first[g] = slot;
+      }
+      if (!this.lastDirty[g] && (this.last[g] < 0 || pos > storageOf(src).positionOfSlot(this.last[g]))) {
+        this.last[g] = slot;
+      }
+    }
+    return g;
+  }
+
+  remove(slot: number): number {
+    const g = this.groupOf[slot];
+    this.groupOf[slot] = -1;
+    this.count[g]--;
+    this.members[g].delete(slot);
+    if (this.first[g] === slot) this.firstDirty[g] = true;
+    if (this.last[g] === slot) this.lastDirty[g] = true;
+    return g;
+  }
+
+  /** The first or last member by source position (recomputed when it left the group). */
+  pick(g: number, which: "first" | "last"): number {
+    const dirty = which === "first" ? this.firstDirty : this.lastDirty;
+    const chosen = which === "first" ? this.first : this.last;
+    if (dirty[g]) {
+      const src = this.reader.table;
+      let best = -1, bestPos = 0;
+      for (const s of this.members[g]) {
+        const p = storageOf(src).positionOfSlot(s);
+        if (best < 0 || (which === "first" ? p < bestPos : p > bestPos)) {
+          best = s;
+          bestPos = p;
+        }
+      }
+      chosen[g] = best;
+      dirty[g] = false;
+    }
+    return chosen[g];
+  }
+}
+
+/** One aggregated output column. */
+interface Aggregator {
+  readonly field: arrow.Field;
+  add(g: number, slot: number): void;
+  remove(g: number, slot: number): void;
+  value(g: number): unknown;
+}
+
+function md(t: string): Map<string, string> {
+  return new Map([["deephaven:type", t]]);
+}
+
+class MomentAgg implements Aggregator {
+  readonly field: arrow.Field;
+  readonly #cache: Float64Array[] = [new Float64Array(16)];
+  #big: (bigint | null)[] = [];
+  readonly #isNull: Uint8Array[] = [new Uint8Array(16)];
+  readonly sum: number[] = [];
+  readonly sumSq: number[] = [];
+  readonly bigSum: bigint[] = [];
+  /** Non-null values per group (NaN and infinities included). */
+  readonly n: number[] = [];
+  /** NaN, +Infinity and -Infinity values per group: kept out of the sums, so removing them restores the sums. */
+  readonly nan: number[] = [];
+  readonly posInf: number[] = [];
+  readonly negInf: number[] = [];
+  readonly #kind: ColumnKind;
+
+  constructor(readonly spec: AggSpec, readonly reader: SlotReader) {
+    this.#kind = reader.stores[spec.column].kind;
+    if (!NUMERIC.has(this.#kind)) {
+      throw bad(`${spec.op}(${reader.names[spec.column]}) needs a numeric column`);
+    }
+    const integerSum = spec.op === "sum" && INTEGER.has(this.#kind);
+    this.field = integerSum
+      ? new arrow.Field(spec.name, new arrow.Int64(), true, md("long"))
+      : new arrow.Field(spec.name, new arrow.Float64(), true, md("double"));
+  }
+
+  #ensure(g: number, slot: number): void {
+    while (this.sum.length <= g) {
+      this.sum.push(0);
+      this.sumSq.push(0);
+      this.bigSum.push(0n);
+      this.n.push(0);
+      this.nan.push(0);
+      this.posInf.push(0);
+      this.negInf.push(0);
+    }
+    if (slot >= this.#cache[0].length) {
+      const c = new Float64Array(Math.max(slot + 1, this.#cache[0].length * 2));
+      c.set(this.#cache[0]);
+      this.#cache[0] = c;
+      const z = new Uint8Array(c.length);
+      z.set(this.#isNull[0]);
+      this.#isNull[0] = z;
+    }
+  }
+
+  add(g: number, slot: number): void {
+    this.#ensure(g, slot);
+    const st = this.reader.stores[this.spec.column];
+    if (st.isNull(slot)) {
+      this.#isNull[0][slot] = 1;
+      return;
+    }
+    this.#isNull[0][slot] = 0;
+    const raw = st.raw(slot);
+    const v = Number(raw);
+    this.#cache[0][slot] = v;
+    if (typeof raw === "bigint") {
+      this.#big[slot] = raw;
+      this.bigSum[g] += raw;
+    }
+    this.n[g]++;
+    if (!Number.isFinite(v)) {
+      (Number.isNaN(v) ? this.nan : v > 0 ? this.posInf : this.negInf)[g]++;
+      return;
+    }
+    this.sum[g] += v;
+    this.sumSq[g] += v * v;
+  }
+
+  remove(g: number, slot: number): void {
+    if (this.#isNull[0][slot]) return;
+    const v = this.#cache[0][slot];
+    if (this.#kind === "int64") this.bigSum[g] -= this.#big[slot] ?? 0n;
+    this.n[g]--;
+    if (!Number.isFinite(v)) {
+      (Number.isNaN(v) ? this.nan : v > 0 ? this.posInf : this.negInf)[g]--;
+    } else {
+      this.sum[g] -= v;
+      this.sumSq[g] -= v * v;
+    }
+    if (this.n[g] === this.nan[g] + this.posInf[g] + this.negInf[g]) {
+      // No finite values left: drop the rounding residue.
+      this.sum[g] = 0;
+      this.sumSq[g] = 0;
+    }
+  }
+
+  value(g: number): unknown {
+    const n = this.n[g] ?? 0;
+    const op = this.spec.op;
+    const isLong = this.field.type.typeId === arrow.Type.Int;
+    if (n === 0) return isLong ? nullSentinel("int64") : nullSentinel("float64");
+    if (isLong) return this.#kind === "int64" ? this.bigSum[g] : BigInt(this.sum[g]);
+    // As the server: NaN (or both infinities) make sum and avg NaN, one infinity makes them that infinity,
+    // and any of them makes std and var NaN.
+    const nonFinite = this.nan[g] > 0 || (this.posInf[g] > 0 && this.negInf[g] > 0)
+      ? NaN
+      : this.posInf[g] > 0
+      ? Infinity
+      : this.negInf[g] > 0
+      ? -Infinity
+      : undefined;
+    if (op === "sum") return nonFinite ?? this.sum[g];
+    if (op === "avg") return nonFinite ?? this.sum[g] / n;
+    if (nonFinite !== undefined) return NaN;
+    const mean = this.sum[g] / n;
+    const variance = n > 1 ? Math.max(0, (this.sumSq[g] - n * mean * mean) / (n - 1)) : NaN;
+    return op === "var" ? variance : Math.sqrt(variance);
+  }
+}
+
+class CountAgg implements Aggregator {
+  readonly field: arrow.Field;
+  constructor(name: string, readonly groups: Groups) {
+    this.field = new arrow.Field(name, new arrow.Int64(), true, md("long"));
+  }
+  add(): void {}
+  remove(): void {}
+  value(g: number): unknown {
+    return BigInt(this.groups.count[g]);
+  }
+}
+
+class ExtremeAgg implements Aggregator {
+  readonly field: arrow.Field;
+  readonly #best: unknown[] = [];
+  readonly #dirty: boolean[] = [];
+  readonly #kind: ColumnKind;
+  readonly #cache: unknown[] = [];
+  /** NaN values per group: as on the server, any NaN makes both min and max NaN. */
+  readonly #nan: number[] = [];
+
+  constructor(readonly spec: AggSpec, readonly reader: SlotReader, readonly groups: Groups) {
+    const f = (reader.table.schema as arrow.Schema).fields[spec.column];
+    this.field = new arrow.Field(spec.name, f.type, true, f.metadata);
+    this.#kind = reader.stores[spec.column].kind;
+  }
+
+  #better(a: unknown, b: unknown): boolean {
+    const c = compareRaw(this.#kind, a, b);
+    return this.spec.op === "min" ? c < 0 : c > 0;
+  }
+
+  #isNull(v: unknown): boolean {
+    const s = nullSentinel(this.#kind);
+    return v === null || v === undefined || (s !== undefined && v === s);
+  }
+
+  add(g: number, slot: number): void {
+    const v = this.reader.stores[this.spec.column].raw(slot);
+    this.#cache[slot] = v;
+    if (typeof v === "number" && Number.isNaN(v)) {
+      this.#nan[g] = (this.#nan[g] ?? 0) + 1;
+      return;
+    }
+    if (this.#isNull(v) || this.#dirty[g]) return;
+    if (this.#best[g] === undefined || this.#isNull(this.#best[g]) || this.#better(v, this.#best[g])) {
+      this.#best[g] = v;
+    }
+  }
+
+  remove(g: number, slot: number): void {
+    const v = this.#cache[slot];
+    if (typeof v === "number" && Number.isNaN(v)) this.#nan[g]--;
+    else if (!this.#isNull(v) && compareRaw(this.#kind, v, this.#best[g]) === 0) this.#dirty[g] = true;
+  }
+
+  value(g: number): unknown {
+    if (this.#dirty[g]) {
+      let best: unknown = undefined;
+      for (const s of this.groups.members[g]) {
+        const v = this.#cache[s];
+        if (typeof v === "number" && Number.isNaN(v)) continue;
+        if (!this.#isNull(v) && (best === undefined || this.#better(v, best))) best = v;
+      }
+      this.#best[g] = best;
+      this.#dirty[g] = false;
+    }
+    if (this.#nan[g] > 0) return NaN;
+    const b = this.#best[g];
+    return b === undefined ? (nullSentinel(this.#kind) ?? null) : b;
+  }
+}
+
+class PickAgg implements Aggregator {
+  readonly field: arrow.Field;
+  constructor(readonly spec: AggSpec, readonly reader: SlotReader, readonly groups: Groups) {
+    const f = (reader.table.schema as arrow.Schema).fields[spec.column];
+    this.field = new arrow.Field(spec.name, f.type, true, f.metadata);
+  }
+  add(): void {}
+  remove(): void {}
+  value(g: number): unknown {
+    const slot = this.groups.pick(g, this.spec.op as "first" | "last");
+    return this.reader.stores[this.spec.column].raw(slot);
+  }
+}
+
+function parseAggs(aggs: LocalAggregations, reader: SlotReader): AggSpec[] {
+  const out: AggSpec[] = [];
+  for (const [name, text] of Object.entries(aggs)) {
+    const m = String(text).match(/^\s*([A-Za-z]+)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)?\s*\)\s*$/);
+    if (!m || !AGG_OPS.has(m[1])) {
+      throw bad(
+        `Cannot read the aggregation ${JSON.stringify(text)} for ${JSON.stringify(name)}; ` +
+          'write "op(Column)" with op one of sum, avg, min, max, count, first, last, std, var',
+      );
+    }
+    const op = m[1] as AggOp;
+    if (op !== "count" && !m[2]) throw bad(`${op}() for ${JSON.stringify(name)} needs a column`);
+    out.push({ name, op, column: op === "count" && !m[2] ? -1 : reader.index(m[2]) });
+  }
+  return out;
+}
+
+function aggregate(source: LocalTable, specs: AggSpec[], keyNames: string[]): LocalTable {
+  const reader = new SlotReader(source);
+  const keyCols = keyNames.map((k) => reader.index(k));
+  const needsOrder = specs.some((s) => s.op === "first" || s.op === "last");
+  const groups = new Groups(reader, keyCols, needsOrder);
+  const aggs: Aggregator[] = specs.map((s) => {
+    switch (s.op) {
+      case "count":
+        return new CountAgg(s.name, groups);
+      case "min":
+      case "max":
+        return new ExtremeAgg(s, reader, groups);
+      case "first":
+      case "last":
+        return new PickAgg(s, reader, groups);
+      default:
+        return new MomentAgg(s, reader);
+    }
+  });
+  const fields = (source.schema as arrow.Schema).fields;
+  const keyFields = keyCols.map((j) => fields[j]);
+  const names = [...keyFields.map((f) => f.name), ...aggs.map((a) => a.field.name)];
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) {
+    throw bad(`The aggregation result would have two columns named ${JSON.stringify(dup)}; rename one`);
+  }
+  const schema = new arrow.Schema([...keyFields, ...aggs.map((a) => a.field)]);
+  const present: boolean[] = [];
+  const relevant = new Set([
+    ...keyNames,
+    ...specs.filter((s) => s.column >= 0).map((s) => reader.names[s.column]),
+  ]);
+  return derive(source, schema, (out, u) => {
+    const slots = u.slots!;
+    const touched = new Set<number>();
+    const removeRow = (s: number) => {
+      const g = groups.remove(s);
+      for (const a of aggs) a.remove(g, s);
+      touched.add(g);
+    };
+    const addRow = (s: number) => {
+      const g = groups.add(s);
+      for (const a of aggs) a.add(g, s);
+      touched.add(g);
+    };
+    for (const s of slots.removed) removeRow(s);
+    // A change of a key column moves a row between groups; other changes only refresh its values.
+    const keysChanged = u.modifiedColumns.some((c) => keyNames.includes(c));
+    const valuesChanged = u.modifiedColumns.some((c) => relevant.has(c));
+    if (keysChanged) { for (const s of slots.modified) removeRow(s); }
+    else if (valuesChanged) {
+      for (const s of slots.modified) {
+        const g = groups.groupOf[s];
+        for (const a of aggs) {
+          a.remove(g, s);
+          a.add(g, s);
+        }
+        touched.add(g);
+      }
+    }
+    for (const s of slots.added) addRow(s);
+    if (keysChanged) { for (const s of slots.modified) addRow(s); }
+    // Shifts keep the order of rows, so first/last picks stay valid.
+    const order = [...touched].sort((a, b) => a - b);
+    const added: number[] = [], removed: number[] = [], modified: number[] = [];
+    for (const g of order) {
+      if (groups.count[g] > 0) (present[g] ? modified : added).push(g);
+      else if (present[g]) removed.push(g);
+      present[g] = groups.count[g] > 0;
+    }
+    const column = (gs: number[], i: number): unknown[] =>
+      i < keyCols.length
+        ? gs.map((g) => groups.keyRaw[i][g])
+        : gs.map((g) => aggs[i - keyCols.length].value(g));
+    const ncol = keyCols.length + aggs.length;
+    const modRows = RowSet.fromKeys(modified);
+    const data = (gs: number[]) => Array.from({ length: ncol }, (_, i) => [column(gs, i)]);
+    if (!u.isSnapshot && added.length + removed.length + modified.length === 0) return;
+    out.applyKeyed({
+      isSnapshot: u.isSnapshot,
+      removed: RowSet.fromKeys(removed),
+      shifts: undefined,
+      added: RowSet.fromKeys(added),
+      addData: data(added),
+      modified: Array.from({ length: ncol }, () => modRows),
+      modData: data(modified),
+    });
+  });
+}
+
+/** Local `aggBy` (see the LocalTable method). */
+export function aggBy(source: LocalTable, aggs: LocalAggregations, keys: string[]): LocalTable {
+  const reader = new SlotReader(source);
+  if (Object.keys(aggs).length === 0) throw bad("aggBy() needs at least one aggregation");
+  return aggregate(source, parseAggs(aggs, reader), keys);
+}
+
+function pickBy(source: LocalTable, keys: string[], op: "first" | "last"): LocalTable {
+  const reader = new SlotReader(source);
+  keys.forEach((k) => reader.index(k));
+  const specs = reader.names
+    .map((name, column) => ({ name, op, column }))
+    .filter((s) => !keys.includes(s.name));
+  if (specs.length === 0) throw bad(`${op}By() needs at least one column that is not a key`);
+  return aggregate(source, specs, keys);
+}
+
+/** The first `n` rows of `t`, kept current. */
+
+/** The first row of each group of `t`. */
+export function firstBy(t: LocalTable, keys: string[]): LocalTable {
+  return pickBy(t, keys, "first");
+}
+
+/** The last row of each group of `t`. */
+export function lastBy(t: LocalTable, keys: string[]): LocalTable {
+  return pickBy(t, keys, "last");
+}

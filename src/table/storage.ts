@@ -1,0 +1,425 @@
+/**
+ * The storage of a local table: row keys (a {@linkcode RowSet}), rows in *slots* (dense indexes into each
+ * column's typed storage), and `posToSlot`, which maps row positions (0..size-1, in key order) to slots.
+ * Removed rows free their slots for reuse, so memory follows the live row count, not the key space. Shifts
+ * change keys but never their order, so they touch only the RowSet.
+ *
+ * Only the table's writer changes it; exporters, display and local queries read it through
+ * `storageOf(table)`.
+ *
+ * @module
+ */
+
+import type * as arrow from "../deps/apache_arrow.ts";
+import { DeephavenError, GrpcCode } from "../errors.ts";
+import { type Chunk, ColumnStore } from "./column.ts";
+import { RowSet, ShiftData } from "./rowset.ts";
+import { growTyped } from "./grow.ts";
+
+const EMPTY_SLOTS: Int32Array = new Int32Array(0);
+
+/** Values to write for one column: chunks in order, their lengths summing to the target row count. */
+export type ColumnData = readonly Chunk[];
+
+/**
+ * A change in key space: removes (pre-update keys), shifts, adds, then per-column modifications
+ * (post-update keys). Produced by Barrage full subscriptions and by local queries.
+ */
+export interface KeyedChange {
+  isSnapshot: boolean;
+  resubscribed?: boolean;
+  removed: RowSet;
+  shifts: ShiftData | undefined;
+  added: RowSet;
+  /** Keys whose add data is present (defaults to `added`). */
+  addedIncluded?: RowSet;
+  /** Per column: add data in order of `addedIncluded` (empty for unsubscribed columns). */
+  addData: ColumnData[];
+  /** Per column: keys modified (post-shift space). */
+  modified: RowSet[];
+  /** Per column: modified values in order of `modified[i]`. */
+  modData: ColumnData[];
+}
+
+/**
+ * A change in position space, for tables whose keys are their positions (sorted and windowed views):
+ * offsets removed from the old row list, offsets added in the new one, modified offsets in the new one.
+ */
+export interface PositionalChange {
+  isSnapshot: boolean;
+  resubscribed?: boolean;
+  /** Offsets removed from the old row list. */
+  removed: RowSet;
+  /** Offsets added in the new row list. */
+  added: RowSet;
+  addData: ColumnData[];
+  /** Per column: offsets in the new list with modified values. */
+  modified: RowSet[];
+  modData: ColumnData[];
+}
+
+/** What an applied change did, for the table's update event. */
+export interface AppliedChange {
+  readonly added: RowSet;
+  readonly removed: RowSet;
+  readonly modified: RowSet;
+  readonly modifiedColumns: string[];
+  readonly shifted: boolean;
+  readonly shifts?: ShiftData;
+  readonly slots: { removed: Int32Array; added: Int32Array; modified: Int32Array };
+}
+
+/** The ranges of a RowSet of small numbers (positions) as flat [first, last] pairs. */
+function flatRanges(rs: RowSet): Float64Array {
+  const r = rs.flatRanges();
+  if (r instanceof Float64Array) return r;
+  throw new DeephavenError("Malformed viewport update: an offset is out of range", {
+    code: GrpcCode.DATA_LOSS,
+  });
+}
+
+/**
+ * The key shifts that a position-space change implies for the rows that stay:
+ * removing offsets moves later rows down, adding offsets moves them up. With
+ * these, position-space tables emit ordinary key-space updates (removed in
+ * the old space, then shifts, then added in the new space).
+ */
+export function positionalShifts(removed: RowSet, added: RowSet, oldSize: number): ShiftData {
+  if (removed.isEmpty && added.isEmpty) return ShiftData.EMPTY;
+  const R = removed.isEmpty ? new Float64Array(0) : flatRanges(removed);
+  const A = added.isEmpty ? new Float64Array(0) : flatRanges(added);
+  const entries: [number, number, number][] = [];
+  let oldPos = 0, newPos = 0, ri = 0, ai = 0;
+  while (oldPos < oldSize) {
+    if (ri < R.length && oldPos >= R[ri]) {
+      oldPos = Math.max(oldPos, R[ri + 1] + 1);
+      ri += 2;
+      continue;
+    }
+    if (ai < A.length && newPos >= A[ai]) {
+      newPos = Math.max(newPos, A[ai + 1] + 1);
+      ai += 2;
+      continue;
+    }
+    const endOld = ri < R.length ? R[ri] : oldSize;
+    const endNew = ai < A.length ? A[ai] : Infinity;
+    const len = Math.min(endOld - oldPos, endNew - newPos);
+    const delta = newPos - oldPos;
+    if (delta !== 0) {
+      const last = entries[entries.length - 1];
+      if (last && last[2] === delta && last[1] === oldPos - 1) last[1] = oldPos + len - 1;
+      else entries.push([oldPos, oldPos + len - 1, delta]);
+    }
+    oldPos += len;
+    newPos += len;
+  }
+  return entries.length ? ShiftData.fromEntries(entries) : ShiftData.EMPTY;
+}
+
+function* chunkValues(data: ColumnData): Generator<[Chunk, number]> {
+  for (const c of data) yield [c, c.length];
+}
+
+/** The storage of one local table (see the module documentation). */
+export class TableStorage {
+  readonly schema: arrow.Schema;
+  readonly columns: ColumnStore[];
+  readonly #byName: Map<string, number>;
+  #rowSet: RowSet = RowSet.EMPTY;
+  #posToSlot: Int32Array = new Int32Array(16);
+  #size = 0;
+  #free: number[] = [];
+  #slotHigh = 0;
+  #slotToPos: Int32Array = new Int32Array(16);
+  #posValidUpTo = 0;
+
+  /**
+   * Creates empty storage for a schema.
+   *
+   * @param schema The Arrow schema.
+   */
+  constructor(schema: arrow.Schema) {
+    this.schema = schema;
+    this.columns = schema.fields.map((f) => new ColumnStore(f));
+    this.#byName = new Map(schema.fields.map((f, i) => [f.name, i]));
+  }
+
+  /** Number of rows. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** The row keys. */
+  get rowSet(): RowSet {
+    return this.#rowSet;
+  }
+
+  /** The storage of a column, by name or index; throws INVALID_ARGUMENT naming the columns. */
+  store(column: string | number): ColumnStore {
+    const i = typeof column === "number" ? column : this.#byName.get(column);
+    const c = i === undefined ? undefined : this.columns[i];
+    if (!c) {
+      throw DeephavenError.invalid(
+        `No column ${JSON.stringify(column)}; the columns are ${
+          this.schema.fields.map((f) => JSON.stringify(f.name)).join(", ")
+        }`,
+      );
+    }
+    return c;
+  }
+
+  /** The slot of row position `row`; throws INVALID_ARGUMENT when out of range. */
+  slotOf(row: number): number {
+    if (!Number.isInteger(row) || row < 0 || row >= this.#size) {
+      throw DeephavenError.invalid(`Row ${row} is out of range; the table has ${this.#size} rows`);
+    }
+    return this.#posToSlot[row];
+  }
+
+  /** The slots of rows `[from, to)` in row order (a view: copy it to keep it). */
+  slots(from: number = 0, to: number = this.#size): Int32Array {
+    return this.#posToSlot.subarray(from, to);
+  }
+
+  /** The slot of the row at a position (unchecked). */
+  slotAt(position: number): number {
+    return this.#posToSlot[position];
+  }
+
+  /** The current position of the row stored in `slot` (a live slot). */
+  positionOfSlot(slot: number): number {
+    if (this.#posValidUpTo < this.#size) {
+      if (this.#slotToPos.length < this.#slotHigh) {
+        this.#slotToPos = growTyped(this.#slotToPos, this.#slotToPos.length, this.#slotHigh);
+      }
+      const p = this.#posToSlot, sp = this.#slotToPos;
+      for (let i = this.#posValidUpTo; i < this.#size; i++) sp[p[i]] = i;
+      this.#posValidUpTo = this.#size;
+    }
+    return this.#slotToPos[slot];
+  }
+
+  #allocSlots(n: number): Int32Array {
+    const out = new Int32Array(n);
+    let i = 0;
+    while (i < n && this.#free.length > 0) out[i++] = this.#free.pop() as number;
+    const start = this.#slotHigh;
+    for (; i < n; i++) out[i] = this.#slotHigh++;
+    if (this.#slotHigh > start) { for (const c of this.columns) c.ensureCapacity(this.#slotHigh); }
+    return out;
+  }
+
+  #ensurePosCapacity(n: number): void {
+    if (n <= this.#posToSlot.length) return;
+    this.#posToSlot = growTyped(this.#posToSlot, this.#size, n);
+  }
+
+  /** Removes rows at the given position ranges (flat [first, last] pairs, ascending); returns their slots. */
+  #removePositions(ranges: Float64Array): Int32Array {
+    if (ranges.length === 0) return EMPTY_SLOTS;
+    const p = this.#posToSlot;
+    let count = 0;
+    for (let r = 0; r < ranges.length; r += 2) count += ranges[r + 1] - ranges[r] + 1;
+    const freed = new Int32Array(count);
+    let k = 0;
+    let write = ranges[0];
+    this.#posValidUpTo = Math.min(this.#posValidUpTo, write);
+    for (let r = 0; r < ranges.length; r += 2) {
+      const first = ranges[r], last = ranges[r + 1];
+      for (let i = first; i <= last; i++) {
+        const slot = p[i];
+        freed[k++] = slot;
+        this.#free.push(slot);
+        for (const c of this.columns) c.clear(slot);
+      }
+      const nextFirst = r + 2 < ranges.length ? ranges[r + 2] : this.#size;
+      p.copyWithin(write, last + 1, nextFirst);
+      write += nextFirst - (last + 1);
+    }
+    this.#size = write;
+    return freed;
+  }
+
+  /** Inserts new rows at the given position ranges of the new row list; returns their slots in order. */
+  #insertPositions(ranges: Float64Array, count: number): Int32Array {
+    const slots = this.#allocSlots(count);
+    if (count === 0) return slots;
+    const newSize = this.#size + count;
+    this.#ensurePosCapacity(newSize);
+    this.#posValidUpTo = Math.min(this.#posValidUpTo, ranges[0]);
+    const p = this.#posToSlot;
+    if (ranges[0] === this.#size) {
+      // Append: the common case for ticking tables.
+      p.set(slots, this.#size);
+    } else {
+      // Walk from the end so nothing is overwritten before it moves.
+      let src = this.#size - 1, dst = newSize - 1, s = count - 1;
+      for (let r = ranges.length - 2; r >= 0; r -= 2) {
+        const first = ranges[r], last = ranges[r + 1];
+        const keep = dst - last; // old rows that sit after this inserted range
+        p.copyWithin(last + 1, src - keep + 1, src + 1);
+        src -= keep;
+        for (let i = last; i >= first; i--) p[i] = slots[s--];
+        dst = first - 1;
+      }
+    }
+    this.#size = newSize;
+    return slots;
+  }
+
+  /** The slots of the rows at the given position ranges, in order. */
+  #slotsAt(ranges: Float64Array, count: number): Int32Array {
+    const out = new Int32Array(count);
+    let k = 0;
+    for (let r = 0; r < ranges.length; r += 2) {
+      for (let i = ranges[r]; i <= ranges[r + 1]; i++) out[k++] = this.#posToSlot[i];
+    }
+    return out;
+  }
+
+  #write(columnIndex: number, data: ColumnData, slots: Int32Array): void {
+    const store = this.columns[columnIndex];
+    let k = 0;
+    for (const [chunk, len] of chunkValues(data)) {
+      const n = Math.min(len, slots.length - k);
+      if (n <= 0) break;
+      store.write(chunk, 0, slots, k, n);
+      k += n;
+    }
+  }
+
+  /**
+   * Applies a key-space change (remove, shift, add, modify).
+   *
+   * @param d The change.
+   * @returns What changed, for the update event.
+   */
+  applyKeyed(d: KeyedChange): AppliedChange {
+    // 1. Removes, in pre-shift key space.
+    let removed = d.removed;
+    let removedSlots: Int32Array = EMPTY_SLOTS;
+    if (!removed.isEmpty) {
+      removed = removed.intersect(this.#rowSet);
+      removedSlots = this.#removePositions(this.#rowSet.positionRangesOf(removed));
+      this.#rowSet = this.#rowSet.minus(removed);
+    }
+    // 2. Shifts: keys move, order and slots stay.
+    const shifted = d.shifts !== undefined && !d.shifts.isEmpty;
+    if (shifted) this.#rowSet = this.#rowSet.shift(d.shifts as ShiftData);
+    // 3. Adds: new keys get slots at their positions.
+    const fresh = d.added.minus(this.#rowSet);
+    let addedSlots: Int32Array = EMPTY_SLOTS;
+    if (!fresh.isEmpty) {
+      const next = this.#rowSet.union(fresh);
+      addedSlots = this.#insertPositions(next.positionRangesOf(fresh), fresh.size);
+      this.#rowSet = next;
+    }
+    // 4. Add data, for the keys that carry it. Keys that were already here (growing snapshots) count as modified.
+    const included = d.addedIncluded ?? d.added;
+    let modified = RowSet.EMPTY;
+    const modifiedColumns = new Set<string>();
+    if (!included.isEmpty && d.addData.some((c) => c.length > 0)) {
+      const slots = this.#slotsAt(this.#rowSet.positionRangesOf(included), included.size);
+      d.addData.forEach((data, i) => {
+        this.#write(i, data, slots);
+      });
+      const filled = included.minus(fresh);
+      if (!filled.isEmpty) {
+        modified = filled;
+        d.addData.forEach((data, i) => {
+          if (data.length > 0) modifiedColumns.add(this.columns[i].name);
+        });
+      }
+    }
+    // 5. Modifications, per column.
+    d.modified.forEach((keys, i) => {
+      if (keys.isEmpty) return;
+      const slots = this.#slotsAt(this.#rowSet.positionRangesOf(keys), keys.size);
+      this.#write(i, d.modData[i] ?? [], slots);
+      modifiedColumns.add(this.columns[i].name);
+      modified = modified.union(keys);
+    });
+    const modifiedSlots = modified.isEmpty
+      ? EMPTY_SLOTS
+      : this.#slotsAt(this.#rowSet.positionRangesOf(modified), modified.size);
+    return {
+      added: fresh,
+      removed,
+      modified,
+      modifiedColumns: [...modifiedColumns],
+      shifted,
+      shifts: shifted ? d.shifts : undefined,
+      slots: { removed: removedSlots, added: addedSlots, modified: modifiedSlots },
+    };
+  }
+
+  /**
+   * Applies a position-space change (sorted and windowed views, appended snapshots).
+   *
+   * @param d The change.
+   * @returns What changed, for the update event.
+   */
+  applyPositional(d: PositionalChange): AppliedChange {
+    const shifts = positionalShifts(d.removed, d.added, this.#size);
+    let removedSlots: Int32Array = EMPTY_SLOTS;
+    if (!d.removed.isEmpty) {
+      const removedRanges = flatRanges(d.removed);
+      if (removedRanges[removedRanges.length - 1] >= this.#size) {
+        throw new DeephavenError(
+          "Malformed viewport update: a removed offset is past the end of the viewport",
+          {
+            code: GrpcCode.DATA_LOSS,
+          },
+        );
+      }
+      removedSlots = this.#removePositions(removedRanges);
+    }
+    const added = d.added;
+    let addedSlots: Int32Array = EMPTY_SLOTS;
+    if (!added.isEmpty) {
+      const ranges = flatRanges(added);
+      if (ranges[ranges.length - 1] >= this.#size + added.size) {
+        throw new DeephavenError(
+          "Malformed viewport update: an added offset is past the end of the viewport",
+          {
+            code: GrpcCode.DATA_LOSS,
+          },
+        );
+      }
+      addedSlots = this.#insertPositions(ranges, added.size);
+      d.addData.forEach((data, i) => this.#write(i, data, addedSlots));
+    }
+    this.#rowSet = this.#size > 0 ? RowSet.range(0, this.#size - 1) : RowSet.EMPTY;
+    const modifiedColumns: string[] = [];
+    let modified = RowSet.EMPTY;
+    d.modified.forEach((offs, i) => {
+      if (offs.isEmpty) return;
+      const slots = this.#slotsAt(this.#rowSet.positionRangesOf(offs), offs.size);
+      this.#write(i, d.modData[i] ?? [], slots);
+      modifiedColumns.push(this.columns[i].name);
+      modified = modified.union(offs);
+    });
+    const modifiedSlots = modified.isEmpty
+      ? EMPTY_SLOTS
+      : this.#slotsAt(this.#rowSet.positionRangesOf(modified), modified.size);
+    return {
+      added,
+      removed: d.removed,
+      modified,
+      modifiedColumns,
+      shifted: !shifts.isEmpty,
+      shifts: shifts.isEmpty ? undefined : shifts,
+      slots: { removed: removedSlots, added: addedSlots, modified: modifiedSlots },
+    };
+  }
+
+  /** Empties the storage (for blink tables and resubscription); returns the keys removed. */
+  clearRows(): RowSet {
+    const removed = this.#rowSet;
+    if (!removed.isEmpty) {
+      this.#removePositions(new Float64Array([0, this.#size - 1]));
+      this.#rowSet = RowSet.EMPTY;
+    }
+    return removed;
+  }
+}

@@ -32,7 +32,7 @@ import { DeephavenError } from "../src/errors.ts";
 import { decodeUpdateMetadata } from "../src/barrage/messages.ts";
 import { decodeRowSet, decodeShiftData, encodeRowSet, encodeShiftData } from "../src/barrage/rowset_codec.ts";
 import { decodeRecordBatch } from "../src/barrage/record_batch.ts";
-import { schemaFromFlatbuffer } from "../src/session/arrow_ipc.ts";
+import { schemaFromFlatbuffer } from "../src/arrow/ipc.ts";
 import { RowSet, ShiftData } from "../src/table/rowset.ts";
 import {
   BarrageMessageType,

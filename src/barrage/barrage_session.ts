@@ -12,7 +12,7 @@ import { Session, sessionCoreOf } from "../session/session.ts";
 import type { ConnectOptions } from "../session/core.ts";
 import { TableRef } from "../session/table_ref.ts";
 import { describeTicket, ticketBytes, type TicketLike } from "../session/ticket.ts";
-import { schemaFromHeader } from "../session/arrow_ipc.ts";
+import { schemaFromHeader } from "../arrow/ipc.ts";
 import type { LocalTable } from "../table/local_table.ts";
 import { type LiveTable, snapshotTicket, type SubscribeOptions, subscribeTicket } from "./subscription.ts";
 

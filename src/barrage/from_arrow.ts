@@ -16,7 +16,7 @@ import {
 } from "../deps/apache_arrow.ts";
 import { createLocalTable, type LocalTable, type TableWriter } from "../table/local_table.ts";
 import { RowSet } from "../table/rowset.ts";
-import { ipcToFlight, schemaFromFlatbuffer } from "../session/arrow_ipc.ts";
+import { ipcToFlight, schemaFromFlatbuffer } from "../arrow/ipc.ts";
 import { decodeRecordBatch } from "./record_batch.ts";
 
 /**

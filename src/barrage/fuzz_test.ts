@@ -11,7 +11,7 @@ import * as flatbuffers from "../deps/flatbuffers.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { decodeUpdateMetadata } from "./messages.ts";
 import { decimalText, decodeRecordBatch } from "./record_batch.ts";
-import { schemaFromFlatbuffer } from "../session/arrow_ipc.ts";
+import { schemaFromFlatbuffer } from "../arrow/ipc.ts";
 import { decimalToBytes } from "../table/to_arrow.ts";
 import { loadRecordedStreams, type RecordedStream } from "../../testing/fixtures/recorded.ts";
 import { fuzz } from "../../testing/fuzz.ts";

@@ -13,7 +13,7 @@
 
 import * as arrow from "../deps/apache_arrow.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
-import { checkArrowMessage } from "../session/arrow_guard.ts";
+import { checkArrowMessage } from "../arrow/guard.ts";
 import { type Chunk, type ColumnKind, columnKind, nullSentinel, toJs, TYPED } from "../table/column.ts";
 import type { GrowableTypedArrayConstructor } from "../table/grow.ts";
 

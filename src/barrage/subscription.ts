@@ -12,7 +12,7 @@ import { DeephavenError, GrpcCode } from "../errors.ts";
 import { rpc } from "../transport/rpc.ts";
 import type { BidiCall } from "../transport/channel.ts";
 import { isTransient, type SessionCore } from "../session/core.ts";
-import { schemaFromFlatbuffer } from "../session/arrow_ipc.ts";
+import { schemaFromFlatbuffer } from "../arrow/ipc.ts";
 import { describeTicket } from "../session/ticket.ts";
 import { createLocalTable, LocalTable, type TableState, type TableWriter } from "../table/local_table.ts";
 import { viewportChange } from "./viewport.ts";

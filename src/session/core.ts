@@ -26,7 +26,7 @@ function unrefOutsideNotebooks(timer: ReturnType<typeof setTimeout>): void {
 function exportId(ticket: Uint8Array): number {
   return new DataView(ticket.buffer, ticket.byteOffset, ticket.byteLength).getInt32(1, true);
 }
-import { type FlightPayload, tableFromFlight } from "./arrow_ipc.ts";
+import { type FlightPayload, tableFromFlight } from "../arrow/ipc.ts";
 import { ConfigService } from "../generated/proto/deephaven_core/proto/config_pb.ts";
 import { SessionService } from "../generated/proto/deephaven_core/proto/session_pb.ts";
 import {

@@ -11,7 +11,7 @@ import { rpc, rpcDynamic } from "../transport/rpc.ts";
 import { type ConnectOptions, type ReconnectOptions, SessionCore, type SessionState } from "./core.ts";
 import { coreOf, createRef, TableRef } from "./table_ref.ts";
 import { describeTicket, scopeTicket, type SharedTicket, ticketBytes, type TicketLike } from "./ticket.ts";
-import { ipcToFlight } from "./arrow_ipc.ts";
+import { ipcToFlight } from "../arrow/ipc.ts";
 import {
   type ExportedTableCreationResponse,
   TableService,

@@ -17,7 +17,7 @@ import { rpcDynamic } from "../transport/rpc.ts";
 import { agg, type Aggregation } from "./aggregation.ts";
 import type { SessionCore, TableInfo } from "./core.ts";
 import { tableInfo } from "./core.ts";
-import { schemaFromHeader } from "./arrow_ipc.ts";
+import { schemaFromHeader } from "../arrow/ipc.ts";
 import { describeTicket } from "./ticket.ts";
 import {
   type ExportedTableCreationResponse,

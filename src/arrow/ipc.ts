@@ -8,7 +8,7 @@
 
 import { Message, MessageHeader, type Schema, type Table, tableFromIPC } from "../deps/apache_arrow.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
-import { checkArrowMessage } from "./arrow_guard.ts";
+import { checkArrowMessage } from "./guard.ts";
 
 /** The header and body of one Flight message. */
 export interface FlightPayload {

@@ -22,7 +22,7 @@ import {
   schemaFromFlatbuffer,
   schemaFromHeader,
   tableFromFlight,
-} from "./arrow_ipc.ts";
+} from "./ipc.ts";
 import { assertArrowEqual } from "../../testing/compare.ts";
 
 function concat(chunks: Uint8Array[]): Uint8Array {

@@ -1,0 +1,306 @@
+/**
+ * The report of bench/run.ts: a Markdown summary (tables of every workload, goals met or not) and the raw
+ * results as JSON, written to bench/results/<time>.{md,json} and bench/results/latest.{md,json}.
+ *
+ * @module
+ */
+
+import { PROJECT_ROOT } from "../testing/server.ts";
+import { cycleMs, flags, intervalMs, log, reps, started, warmup } from "./flags.ts";
+import { slope, type Summary } from "./stats.ts";
+
+/**
+ * Writes the report of a run and prints it.
+ *
+ * @param results Everything the run measured.
+ * @param denoVersion The Deno version of the clients.
+ */
+export async function writeReport(results: Record<string, unknown>, denoVersion: string): Promise<void> {
+  const deno = Deno.execPath();
+  const staticResults = results.static as Record<string, Record<string, unknown>>;
+  const tickingResults = results.ticking as Record<string, Record<string, unknown>>;
+  const f = (x: number | undefined, d = 0) => x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(d);
+  const fx = (x: number | undefined) => x === undefined || !Number.isFinite(x) ? "–" : `${x.toFixed(2)}×`;
+  const mbps = (bytes: number | undefined, ms: number) => bytes ? bytes / 1e6 / (ms / 1000) : undefined;
+
+  interface Goal {
+    id: string;
+    target: string;
+    measured: string;
+    met: boolean | undefined;
+  }
+  const goals: Goal[] = [];
+
+  const lines: string[] = [];
+  const srv = results.server as Record<string, unknown>;
+  lines.push(
+    `Run ${started.toISOString()}${flags.tag ? ` (${flags.tag})` : ""}: Deephaven ${srv.version} embedded ` +
+      `(-Xmx${flags.xmx}, \`PeriodicUpdateGraph.targetCycleDurationMillis=${cycleMs}\`, ` +
+      `\`barrage.minUpdateInterval=${intervalMs}\`), Deno ${denoVersion}, ${navigator.hardwareConcurrency} CPUs` +
+      `${
+        flags.pin ? " (server pinned to CPU 0, clients to CPU 1)" : " (not pinned)"
+      }, server and clients on ` +
+      `one machine. Static: median of ${reps} runs after ${warmup} warm-up round, the clients interleaved run by run, on a server ` +
+      `warmed up by ${
+        flags["server-warmup"]
+      } DoGet and DoExchange snapshots of each table (spread: min–max). ` +
+      `Each client runs in its own process; peak RSS is that process's high-water mark during one run (reset before it).`,
+    "",
+  );
+
+  if (Object.keys(staticResults).length) {
+    lines.push(
+      "### Static snapshots (S1–S3)",
+      "",
+      "| Workload | Client | Median ms | Min–max ms | Rows/s (M) | Wire MB/s | Peak RSS MiB | Client CPU ms | Server CPU ms | Time ratio vs pydeephaven | Time ratio vs raw sink |",
+      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    );
+    for (const [w, e] of Object.entries(staticResults)) {
+      const raw = e.rawDoGet as Summary, rawEx = e.rawExchange as Summary;
+      const py = e.pydeephaven as Summary | undefined;
+      const rows: [Summary | undefined, Summary | undefined, number | undefined][] = [
+        [raw, undefined, raw.wireBytes],
+        [e.bareH2DoGet as Summary | undefined, undefined, raw.wireBytes],
+        [e.doGet as Summary, raw, raw.wireBytes],
+        [py, undefined, raw.wireBytes],
+        [rawEx, undefined, rawEx.wireBytes],
+        [e.barrageSnapshot as Summary, rawEx, rawEx.wireBytes],
+      ];
+      if (e.pydeephavenError) {
+        lines.push(
+          `| ${w} | pydeephaven to_arrow | failed: ${
+            String(e.pydeephavenError).replace(/\|/g, "/")
+          } ||||||||||`,
+        );
+      }
+      for (const [s, rawRef, wire] of rows) {
+        if (!s) continue;
+        const ours = s.client.startsWith("deno");
+        lines.push(
+          `| ${w} (${(e.rows as number / 1e6).toFixed(0)}M rows) | ${s.client} | ${f(s.medianMs)} | ${
+            f(s.minMs)
+          }–${f(s.maxMs)} | ${f((e.rows as number) / s.medianMs / 1000, 2)} | ${
+            f(mbps(wire, s.medianMs))
+          } | ${f(s.peakRssMiB)} | ${f(s.cpuMs)} | ${f(s.serverCpuMs)} | ${
+            s !== py && py ? fx(s.medianMs / py.medianMs) : ""
+          } | ${ours && rawRef ? fx(s.medianMs / rawRef.medianMs) : ""} |`,
+        );
+      }
+    }
+    lines.push("");
+    lines.push(
+      "Time ratios are time_ours / time_peer (below 1 is faster than the peer). The raw sink is this module's own " +
+        "grpc-js channel draining the same stream (after the same FetchTable) without decoding: the ceiling " +
+        "for this client. The bare node:http2 DoGet drains the same DoGet over a plain `node:http2` session " +
+        "(same windows, gRPC frames counted, no grpc-js): the ceiling of any client on Deno's HTTP/2. " +
+        "Wire MB/s divides the FlightData bytes the raw sink counted by each client's time.",
+      "",
+      "### Local table memory",
+      "",
+      "| Workload | Arrow column bytes (DoGet) | LocalTable bytes | of which typed arrays | of which JS heap | RSS drop on release | Bytes/row (MB per million rows) | LocalTable / Arrow |",
+      "|---|---:|---:|---:|---:|---:|---:|---:|",
+    );
+    for (const [w, e] of Object.entries(staticResults)) {
+      const m = e.memory as Record<string, number>;
+      const rows = e.rows as number;
+      const ab = e.arrowBytes as number;
+      lines.push(
+        `| ${w} | ${f(ab / 1e6, 1)} MB | ${f(m.tableBytes / 1e6, 1)} MB | ${f(m.typedBytes / 1e6, 1)} MB | ${
+          f(m.heapBytes / 1e6, 1)
+        } MB | ${f(m.rssDropMiB * 1.048576, 1)} MB | ${f(m.tableBytes / rows, 1)} | ${
+          fx(m.tableBytes / ab)
+        } |`,
+      );
+    }
+    lines.push(
+      "",
+      "LocalTable bytes are those of one more Barrage snapshot's LocalTable: its typed arrays (column " +
+        "storage and position index, whole buffers, spare capacity included) plus the drop in V8 heap use when " +
+        "it is released, after full GCs (strings, JS arrays). The RSS drop is a cross-check. Arrow column bytes " +
+        "are the DoGet table's buffers (values, offsets, validity).",
+      "",
+    );
+    const s1 = staticResults.S1;
+    if (s1) {
+      const dg = s1.doGet as Summary,
+        py = s1.pydeephaven as Summary | undefined,
+        raw = s1.rawDoGet as Summary;
+      const r1 = py ? dg.medianMs / py.medianMs : undefined;
+      const r2 = raw.medianMs / dg.medianMs;
+      goals.push({
+        id: "P1",
+        target: "S1 snapshot ≤ 1.0× pydeephaven's time and ≥ 0.8× raw sink throughput",
+        measured: `DoGet→Arrow ${fx(r1)} pydeephaven's time; ${fx(r2)} raw sink throughput`,
+        met: r1 !== undefined ? r1 <= 1.0 && r2 >= 0.8 : undefined,
+      });
+      const m = s1.memory as Record<string, number>;
+      const r4 = m.tableBytes / (s1.arrowBytes as number);
+      goals.push({
+        id: "P4",
+        target: "LocalTable ≤ 1.5× its Arrow column bytes",
+        measured: `S1 ${fx(r4)}${
+          staticResults.S3
+            ? `, S3 ${
+              fx(
+                (staticResults.S3.memory as Record<string, number>).tableBytes /
+                  (staticResults.S3.arrowBytes as number),
+              )
+            }`
+            : ""
+        }${
+          staticResults.S2
+            ? `, S2 ${
+              fx(
+                (staticResults.S2.memory as Record<string, number>).tableBytes /
+                  (staticResults.S2.arrowBytes as number),
+              )
+            } (strings)`
+            : ""
+        }`,
+        // Met only if every measured workload is within the bound.
+        met: ["S1", "S2", "S3"].every((w) => {
+          const e = staticResults[w];
+          return !e || (e.memory as Record<string, number>).tableBytes / (e.arrowBytes as number) <= 1.5;
+        }),
+      });
+    }
+    const s2 = staticResults.S2;
+    if (s2 && s2.pydeephaven) {
+      const r = (s2.doGet as Summary).medianMs / (s2.pydeephaven as Summary).medianMs;
+      const rb = (s2.barrageSnapshot as Summary).medianMs / (s2.pydeephaven as Summary).medianMs;
+      goals.push({
+        id: "P2",
+        target: "S2 (mixed, strings, nulls) ≤ 1.0× pydeephaven's time",
+        measured: `DoGet→Arrow ${fx(r)}; Barrage snapshot→LocalTable ${fx(rb)}`,
+        met: r <= 1.0,
+      });
+    }
+  }
+
+  if (Object.keys(tickingResults).length) {
+    lines.push(
+      "### Ticking (T1–T3), full subscriptions",
+      "",
+      "| Workload | Client | Seconds | Rows/s applied, added + modified (per-second min–max) | Modified cells/s | Updates | Apply ms p50 / p99 | Latency ms p50 / p95 / p99 | Lag start → end ms (slope ms/s) | Local vs server rows at end | Client CPU % of one core | Peak RSS MiB | Rows/s ratio ours/ticking | Apply p50 ratio ours/ticking |",
+      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    );
+    for (const [w, e] of Object.entries(tickingResults)) {
+      const ours = e.deno as Record<string, unknown>;
+      const peer = e["pydeephaven-ticking"] as Record<string, unknown> | undefined;
+      for (const [client, r] of [["deno (this module)", ours], ["pydeephaven-ticking", peer]] as const) {
+        const errors = e[`${client} errors`] as string[] | undefined;
+        if (!r) {
+          if (errors) {
+            lines.push(`| ${w} | ${client} | failed: ${errors.join("; ").replace(/\|/g, "/")} |||||||||||||`);
+          }
+          continue;
+        }
+        const ps = (r.perSecond as number[]).slice(1);
+        const apply = r.applyMs as Record<string, number>;
+        const lat = r.latencyMs as Record<string, number>;
+        const samples = r.samples as { t: number; lagMs: number; localRows: number; serverRows?: number }[];
+        const lagSlope = slope(samples.map((s) => s.t / 1000), samples.map((s) => s.lagMs));
+        const last = samples[samples.length - 1];
+        const isOurs = r === ours;
+        const ratioRows = isOurs && peer ? fx((ours.rowsPerSec as number) / (peer.rowsPerSec as number)) : "";
+        const ratioApply = isOurs && peer ? fx(apply.p50 / (peer.applyMs as Record<string, number>).p50) : "";
+        r.lagSlopeMsPerSec = lagSlope;
+        lines.push(
+          `| ${w} | ${client} | ${f(r.seconds as number)} | ${f(r.rowsPerSec as number)} (${
+            ps.length ? `${f(Math.min(...ps))}–${f(Math.max(...ps))}` : "–"
+          }) | ${f(r.modCellsPerSec as number)} | ${r.updates} | ${f(apply.p50, 2)} / ${f(apply.p99, 2)} | ${
+            f(lat.p50)
+          } / ${f(lat.p95)} / ${f(lat.p99)} | ${samples.length ? f(samples[0].lagMs) : "–"} → ${
+            last ? f(last.lagMs) : "–"
+          } (${f(lagSlope, 1)}) | ${last ? `${last.localRows} / ${last.serverRows ?? "–"}` : "–"} | ${
+            f((r.clientCpuMs as number) / (r.seconds as number) / 10, 0)
+          } | ${f(r.peakRssMiB as number)} | ${ratioRows} | ${ratioApply} |`,
+        );
+      }
+    }
+    lines.push(
+      "",
+      "Apply time is the client's own processing of the messages of one update (this module: decode, apply to " +
+        "the LocalTable, from the moment a message is handed over until the next is asked for, minus the " +
+        "benchmark's listener; pydeephaven-ticking: its C++ `BarrageProcessor.process_next_chunk` calls). " +
+        "Latency is now minus the row's server Timestamp (T1, T2) or the modified row's (T3), on up to 1000 " +
+        "rows per update: it includes the engine cycle and the Barrage interval. Lag is now minus the newest " +
+        "Timestamp held; its slope over the run shows backlog growth. Server rows are estimated from " +
+        "the time table's first Timestamp and period. Each client measures a window of the given seconds that starts 2 s after its initial snapshot was complete.",
+      "",
+    );
+    const t2 = tickingResults.T2;
+    if (t2) {
+      const ours = t2.deno as Record<string, unknown>;
+      const peer = t2["pydeephaven-ticking"] as Record<string, unknown> | undefined;
+      const apply = ours.applyMs as Record<string, number>;
+      const slopeMs = ours.lagSlopeMsPerSec as number;
+      const samples = ours.samples as { t: number; lagMs: number }[];
+      const endLag = samples.length ? samples[samples.length - 1].lagMs : NaN;
+      const rate = peer ? (ours.rowsPerSec as number) / (peer.rowsPerSec as number) : undefined;
+      const noGrowth = Math.abs(slopeMs) <= 10 && endLag <= 2000;
+      goals.push({
+        id: "P3",
+        target: `live append at 100k rows/s (T2, ${f(ours.seconds as number)} s${
+          (ours.seconds as number) < 59 ? " instead of 60 s" : ""
+        }) with no backlog growth, apply ≤ 10% of the ${intervalMs} ms update interval, rows/s ≥ ticking's`,
+        measured: `${f(ours.rowsPerSec as number)} rows/s (${fx(rate)} ticking's); lag slope ${
+          f(slopeMs, 1)
+        } ms/s, end lag ${f(endLag)} ms; apply p50 ${f(apply.p50, 2)} ms (${
+          f(100 * apply.p50 / intervalMs, 1)
+        }%), p99 ${f(apply.p99, 2)} ms (${f(100 * apply.p99 / intervalMs, 1)}%)`,
+        met: noGrowth && apply.p99 <= intervalMs * 0.1 && (rate === undefined || rate >= 0.99),
+      });
+    }
+  }
+
+  const disp = results.display as Record<string, number> | undefined;
+  if (disp) {
+    lines.push(
+      "### Notebook display (P5)",
+      "",
+      `\`tableBundle(table)\` of a live LocalTable of ${disp.rows} rows (4 columns, built locally with ` +
+        `\`localTableFromArrow\` in ${f(disp.buildMs)} ms), after a 100-row append each time: median ${
+          f(disp.medianMs, 2)
+        } ms (min ${f(disp.minMs, 2)}, max ${f(disp.maxMs, 2)}) over 20 refreshes.`,
+      "",
+    );
+    goals.push({
+      id: "P5",
+      target: "refreshing the display of a live 10M-row table ≤ 5 ms",
+      measured: `median ${f(disp.medianMs, 2)} ms, max ${f(disp.maxMs, 2)} ms`,
+      met: disp.medianMs <= 5,
+    });
+  }
+
+  if (goals.length) {
+    goals.sort((a, b) => a.id.localeCompare(b.id));
+    lines.push("### Goals", "", "| Goal | Target | Measured | Met |", "|---|---|---|---|");
+    for (const g of goals) {
+      lines.push(
+        `| ${g.id} | ${g.target} | ${g.measured} | ${g.met === undefined ? "–" : g.met ? "yes" : "no"} |`,
+      );
+    }
+    lines.push("");
+  }
+  results.goals = goals;
+
+  const md = lines.join("\n");
+  const dir = `${PROJECT_ROOT}/bench/results`;
+  await Deno.mkdir(dir, { recursive: true });
+  const stamp = started.toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
+  const json = JSON.stringify(results, null, 2) + "\n";
+  await Deno.writeTextFile(`${dir}/${stamp}.json`, json);
+  await Deno.writeTextFile(`${dir}/${stamp}.md`, md + "\n");
+  await Deno.writeTextFile(`${dir}/latest.json`, json);
+  await Deno.writeTextFile(`${dir}/latest.md`, md + "\n");
+  log(`wrote bench/results/${stamp}.{md,json} and latest.{md,json}`);
+
+  // The written files follow the project's `deno fmt` (tables aligned, lines wrapped), as the checks require.
+  const written = [`bench/results/${stamp}.json`, `bench/results/${stamp}.md`, "bench/results/latest.json"];
+  written.push("bench/results/latest.md");
+  const fmt = await new Deno.Command(deno, { args: ["fmt", "-q", ...written], cwd: PROJECT_ROOT }).output();
+  if (!fmt.success) log(`deno fmt of the results failed: ${new TextDecoder().decode(fmt.stderr)}`);
+  console.log(md);
+  Deno.exit(0);
+}

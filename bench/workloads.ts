@@ -1,0 +1,74 @@
+/**
+ * The benchmark's server: the static tables (S1–S3) made by its start-up script, the ticking tables
+ * (T1–T3), its JVM arguments, and how to find its process.
+ *
+ * @module
+ */
+
+import { cycleMs, flags, intervalMs, s3Rows } from "./flags.ts";
+
+export const STATIC_SCRIPT = `
+from deephaven import empty_table
+S1 = empty_table(1_000_000).update([
+    "L = ii * 3", "I = (int) i", "D1 = random()", "D2 = random() * 1000", "D3 = ii / 7.0", "D4 = Math.sqrt(ii)",
+])
+S2 = empty_table(1_000_000).update([
+    "Sym = ii % 20 == 0 ? null : (\`ID-\` + Long.toHexString(ii * 2654435761L % 1000000007L))",
+    "Name = ii % 20 == 1 ? null : (\`customer_\` + (ii % 100000))",
+    "Ts = ii % 20 == 2 ? null : epochNanosToInstant(1700000000000000000L + ii * 1000000L)",
+    "I = ii % 20 == 3 ? NULL_INT : (int) i",
+    "L = ii % 20 == 4 ? NULL_LONG : ii * 3",
+    "D = ii % 20 == 5 ? NULL_DOUBLE : random()",
+    "E = ii % 20 == 6 ? NULL_DOUBLE : ii / 7.0",
+    "F = ii % 20 == 7 ? NULL_FLOAT : (float) (ii % 1000) / 3.0f",
+    "H = ii % 20 == 8 ? NULL_SHORT : (short) (ii % 30000)",
+    "B = ii % 20 == 9 ? NULL_BYTE : (byte) (ii % 100)",
+])
+S3 = empty_table(${s3Rows}).update([
+    "A = random()", "B = ii * 0.5", "C = Math.sin(ii)", "D = random() * ii", "E = (double) ii",
+])
+`;
+
+export const TICKING: Record<
+  string,
+  { script: (name: string) => string; periodNs: number; seconds: number }
+> = {
+  T1: {
+    script: (n) => `${n} = time_table("PT0.001s").update(["I = ii", "X = random()"])`,
+    periodNs: 1_000_000,
+    seconds: Number(flags["t1-seconds"]),
+  },
+  T2: {
+    script: (n) => `${n} = time_table("PT0.00001s").update(["I = ii", "X = random()"])`,
+    periodNs: 10_000,
+    seconds: Number(flags["t2-seconds"]),
+  },
+  T3: {
+    script: (n) =>
+      `${n} = time_table("PT0.00001s").update(["Key = (int) (ii % 10000)", "X = random()", "Y = ii * 0.5"])` +
+      `.last_by("Key")`,
+    periodNs: 0,
+    seconds: Number(flags["t3-seconds"]),
+  },
+};
+
+export const jvmArgs = [
+  `-Xmx${flags.xmx}`,
+  `-DPeriodicUpdateGraph.targetCycleDurationMillis=${cycleMs}`,
+  `-Dbarrage.minUpdateInterval=${intervalMs}`,
+  "-Dhttp.session.durationMs=300000",
+];
+
+/** The pid of the embedded server (the launcher process hosts the JVM). */
+export function serverPid(port: number): number {
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
+      if (cmd.some((c) => c.endsWith("dh_server.py")) && cmd.includes(String(port))) return Number(e.name);
+    } catch {
+      // gone
+    }
+  }
+  return 0;
+}

@@ -21,7 +21,7 @@
  */
 
 import { LocalTable, storageOf } from "../table/local_table.ts";
-import type { ColumnKind } from "../table/column.ts";
+import { KINDS } from "../table/kinds.ts";
 import { TableRef } from "../session/table_ref.ts";
 import { Session } from "../session/session.ts";
 import { BarrageSession } from "../barrage/barrage_session.ts";
@@ -67,16 +67,6 @@ export function setDisplayOptions(options: DisplayOptions): Required<DisplayOpti
   return { ...defaults };
 }
 
-const NUMERIC: ReadonlySet<ColumnKind> = new Set([
-  "int8",
-  "int16",
-  "int32",
-  "int64",
-  "float32",
-  "float64",
-  "bigint",
-]);
-
 /** A short type name for a column: Deephaven's Java type without its package, or the Arrow type. */
 export function typeName(field: ArrowField): string {
   const dh = field.metadata.get("deephaven:type");
@@ -89,7 +79,7 @@ function tableInput(t: LocalTable): HtmlTableInput {
   const columns: HtmlColumn[] = t.schema.fields.map((f, j) => ({
     name: f.name,
     type: typeName(f),
-    numeric: NUMERIC.has(kinds[j]),
+    numeric: KINDS[kinds[j]].shownAsNumber,
   }));
   const live = t as LocalTable & {
     description?: string;

@@ -9,6 +9,7 @@ import * as arrow from "../deps/apache_arrow.ts";
 import { type LocalAggregations, type LocalTable, storageOf } from "../table/local_table.ts";
 import { RowSet } from "../table/rowset.ts";
 import { type ColumnKind, nullSentinel } from "../table/column.ts";
+import { KINDS } from "../table/kinds.ts";
 import { bad, compareRaw, derive, growInt32, SlotReader } from "./derive.ts";
 
 type AggOp = "sum" | "avg" | "min" | "max" | "count" | "first" | "last" | "std" | "var";
@@ -23,8 +24,6 @@ const AGG_OPS: ReadonlySet<string> = new Set([
   "std",
   "var",
 ]);
-const INTEGER: ReadonlySet<ColumnKind> = new Set(["int8", "int16", "int32", "int64", "char"]);
-const NUMERIC: ReadonlySet<ColumnKind> = new Set([...INTEGER, "float32", "float64"]);
 
 interface AggSpec {
   name: string;
@@ -150,10 +149,10 @@ class MomentAgg implements Aggregator {
 
   constructor(readonly spec: AggSpec, readonly reader: SlotReader) {
     this.#kind = reader.stores[spec.column].kind;
-    if (!NUMERIC.has(this.#kind)) {
+    if (!KINDS[this.#kind].numeric) {
       throw bad(`${spec.op}(${reader.names[spec.column]}) needs a numeric column`);
     }
-    const integerSum = spec.op === "sum" && INTEGER.has(this.#kind);
+    const integerSum = spec.op === "sum" && KINDS[this.#kind].integer;
     this.field = integerSum
       ? new arrow.Field(spec.name, new arrow.Int64(), true, md("long"))
       : new arrow.Field(spec.name, new arrow.Float64(), true, md("double"));

@@ -17,7 +17,8 @@ import {
   type TableWriter,
 } from "../table/local_table.ts";
 import { RowSet } from "../table/rowset.ts";
-import { type ColumnKind, type ColumnStore, nullSentinel } from "../table/column.ts";
+import type { ColumnKind, ColumnStore } from "../table/column.ts";
+import { KINDS } from "../table/kinds.ts";
 
 /** Reads a source table's rows by storage slot. */
 export class SlotReader {
@@ -143,30 +144,15 @@ export function isEmptyUpdate(removed: RowSet, added: RowSet, modified: RowSet[]
   return !shifted && removed.isEmpty && added.isEmpty && modified.every((m) => m.isEmpty);
 }
 
-/** Compares raw values of one kind: nulls first, NaN last. */
+/** Compares raw values of one kind: nulls first, NaN last (the kind's `compare`). */
 export function compareRaw(kind: ColumnKind, a: unknown, b: unknown): number {
-  const s = nullSentinel(kind);
-  const an = a === null || a === undefined || (s !== undefined && a === s);
-  const bn = b === null || b === undefined || (s !== undefined && b === s);
-  if (an || bn) return an && bn ? 0 : an ? -1 : 1;
-  if (typeof a === "number" && typeof b === "number") {
-    if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) ? (Number.isNaN(b) ? 0 : 1) : -1;
-  }
-  // deno-lint-ignore no-explicit-any
-  const x = a as any, y = b as any;
-  return x < y ? -1 : x > y ? 1 : 0;
+  return KINDS[kind].compare(a, b);
 }
 
+/** `a` with room for at least `n` entries (new entries -1). */
 export function growInt32(a: Int32Array, n: number): Int32Array<ArrayBuffer> {
   if (n <= a.length) return a as Int32Array<ArrayBuffer>;
   const next = new Int32Array(Math.max(n, a.length * 2, 16)).fill(-1);
   next.set(a);
   return next;
 }
-
-/**
- * A position-space view of a source: the rows that pass `pass`, ordered by
- * `cmp`. Rows are placed by binary search, so an update costs a search per
- * changed row (plus moving the row index), not a pass over the table. Used by
- * `sort` (order by values) and `where` (order by source position).
- */

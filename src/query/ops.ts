@@ -171,6 +171,12 @@ function windowed(source: LocalTable, n: number, fromEnd: boolean): LocalTable {
 
 // ---------------------------------------------------------------- sort
 
+/**
+ * A position-space view of a source: the rows that pass `pass`, ordered by
+ * `cmp`. Rows are placed by binary search, so an update costs a search per
+ * changed row (plus moving the row index), not a pass over the table. Used by
+ * `sort` (order by values) and `where` (order by source position).
+ */
 function orderedView(
   source: LocalTable,
   reader: SlotReader,

@@ -17,6 +17,9 @@ import {
   type GrowableTypedArrayConstructor,
   growTyped,
 } from "./grow.ts";
+import { formatTimeNanos, KINDS, NULLS } from "./kinds.ts";
+
+export { formatTimeNanos, NULLS };
 
 /** How a column is stored and what its values look like in JS. */
 export type ColumnKind =
@@ -39,63 +42,17 @@ export type ColumnKind =
   | "list"
   | "other";
 
-/** Deephaven's null sentinels for fixed-width types (`io.deephaven.util.QueryConstants`). */
-export const NULLS = {
-  bool: -1,
-  int8: -128,
-  int16: -32768,
-  char: 0xffff,
-  int32: -2147483648,
-  int64: -(2n ** 63n),
-  float32: -3.4028234663852886e38,
-  float64: -Number.MAX_VALUE,
-} as const;
-
 /** A decoded batch of one column: a typed array (nulls as sentinels) or a JS array (nulls as `null`). */
 export type Chunk = GrowableTypedArray | unknown[];
 
 /** The typed array constructor of each fixed-width kind. */
-export const TYPED: Partial<Record<ColumnKind, GrowableTypedArrayConstructor>> = {
-  bool: Int8Array,
-  int8: Int8Array,
-  int16: Int16Array,
-  char: Uint16Array,
-  int32: Int32Array,
-  int64: BigInt64Array,
-  float32: Float32Array,
-  float64: Float64Array,
-  timestamp: BigInt64Array,
-  date: BigInt64Array,
-  time: BigInt64Array,
-  duration: BigInt64Array,
-};
+export const TYPED: Partial<Record<ColumnKind, GrowableTypedArrayConstructor>> = Object.fromEntries(
+  Object.entries(KINDS).filter(([, k]) => k.typed !== undefined).map(([name, k]) => [name, k.typed]),
+);
 
 /** The sentinel stored for null in each fixed-width kind. */
 export function nullSentinel(kind: ColumnKind): number | bigint | undefined {
-  switch (kind) {
-    case "bool":
-      return NULLS.bool;
-    case "int8":
-      return NULLS.int8;
-    case "int16":
-      return NULLS.int16;
-    case "char":
-      return NULLS.char;
-    case "int32":
-      return NULLS.int32;
-    case "float32":
-      return Math.fround(NULLS.float32);
-    case "float64":
-      return NULLS.float64;
-    case "int64":
-    case "timestamp":
-    case "date":
-    case "time":
-    case "duration":
-      return NULLS.int64;
-    default:
-      return undefined;
-  }
+  return KINDS[kind].nullSentinel;
 }
 
 /** The Deephaven type name of a field (`deephaven:type` metadata), or `undefined`. */
@@ -291,20 +248,7 @@ export class ColumnStore {
  * @returns The JS value.
  */
 export function toJs(kind: ColumnKind, v: unknown): unknown {
-  const s = nullSentinel(kind);
-  if (v === null || v === undefined || (s !== undefined && v === s)) return null;
-  switch (kind) {
-    case "bool":
-      return v === 1;
-    case "timestamp":
-      return new Date(Number((v as bigint) / 1_000_000n));
-    case "date":
-      return new Date(Number(v as bigint)).toISOString().slice(0, 10);
-    case "time":
-      return formatTimeNanos(v as bigint);
-    default:
-      return v;
-  }
+  return KINDS[kind].toJs(v);
 }
 
 /** A fixed-width chunk. */
@@ -435,15 +379,6 @@ function scatterArray(
   for (let i = 0; i < n; i++) d[slots[at + i]] = c[from + i];
 }
 
-/** Formats nanoseconds of the day as `HH:MM:SS[.fraction]`. */
-export function formatTimeNanos(ns: bigint): string {
-  const total = Number(ns / 1_000_000_000n);
-  const frac = Number(ns % 1_000_000_000n);
-  const h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
-  const base = `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
-  return frac ? `${base}.${String(frac).padStart(9, "0").replace(/0+$/, "")}` : base;
-}
-
 /**
  * Converts a JS value (as `get` returns it) to the raw stored form of a kind:
  * the inverse of {@linkcode ColumnStore.get}.
@@ -453,29 +388,5 @@ export function formatTimeNanos(ns: bigint): string {
  * @returns The raw value.
  */
 export function toRaw(kind: ColumnKind, v: unknown): unknown {
-  const sentinel = nullSentinel(kind);
-  if (v === null || v === undefined) return sentinel ?? null;
-  switch (kind) {
-    case "bool":
-      return v ? 1 : 0;
-    case "int64":
-    case "duration":
-      return typeof v === "bigint" ? v : BigInt(Math.trunc(Number(v)));
-    case "timestamp":
-      if (v instanceof Date) return BigInt(v.getTime()) * 1_000_000n;
-      return typeof v === "bigint" ? v : BigInt(Math.trunc(Number(v))) * 1_000_000n;
-    case "date":
-      return BigInt(v instanceof Date ? v.getTime() : Date.parse(String(v)));
-    case "int8":
-    case "int16":
-    case "int32":
-    case "char":
-    case "float32":
-    case "float64":
-      return Number(v);
-    case "string":
-      return String(v);
-    default:
-      return v;
-  }
+  return KINDS[kind].toRaw(v);
 }

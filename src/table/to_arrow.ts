@@ -7,6 +7,7 @@
 
 import * as arrow from "../deps/apache_arrow.ts";
 import { type ColumnStore, nullSentinel } from "./column.ts";
+import { KINDS } from "./kinds.ts";
 
 const encoder = new TextEncoder();
 
@@ -91,6 +92,31 @@ function binaryData(type: arrow.DataType, values: (Uint8Array | null)[]): arrow.
   });
 }
 
+/** The Arrow data of a fixed-width column (any kind with typed storage but bool). */
+function fixedWidthToArrow(store: ColumnStore, slots: Int32Array): arrow.Data {
+  const n = slots.length;
+  const type = store.field.type;
+  const sentinel = nullSentinel(store.kind);
+  const src = store.data as Int32Array;
+  // deno-lint-ignore no-explicit-any
+  const T = (src as any).constructor as { new (n: number): Int32Array };
+  const values = new T(n);
+  for (let i = 0; i < n; i++) values[i] = src[slots[i]];
+  const { bitmap, nulls } = validityOf(n, (i) => (values as unknown as unknown[])[i] === sentinel);
+  // deno-lint-ignore no-explicit-any
+  let data: any = values;
+  if (store.kind === "date" && (type as arrow.Date_).unit === arrow.DateUnit.DAY) {
+    data = Int32Array.from(values as unknown as BigInt64Array, (v) => Number(v / 86_400_000n));
+  }
+  return arrow.makeData({
+    type: type as arrow.Int,
+    length: n,
+    data,
+    nullBitmap: nulls ? bitmap : undefined,
+    nullCount: nulls,
+  });
+}
+
 /**
  * The Arrow data of one column for the rows in `slots` (in row order).
  *
@@ -99,6 +125,7 @@ function binaryData(type: arrow.DataType, values: (Uint8Array | null)[]): arrow.
  * @returns Arrow data of the column's field type.
  */
 export function columnToArrow(store: ColumnStore, slots: Int32Array): arrow.Data {
+  if (store.kind !== "bool" && KINDS[store.kind].typed !== undefined) return fixedWidthToArrow(store, slots);
   const n = slots.length;
   const type = store.field.type;
   const raw = store.data as unknown[];
@@ -111,37 +138,6 @@ export function columnToArrow(store: ColumnStore, slots: Int32Array): arrow.Data
         type: type as arrow.Bool,
         length: n,
         data: values,
-        nullBitmap: nulls ? bitmap : undefined,
-        nullCount: nulls,
-      });
-    }
-    case "int8":
-    case "int16":
-    case "char":
-    case "int32":
-    case "int64":
-    case "float32":
-    case "float64":
-    case "timestamp":
-    case "duration":
-    case "date":
-    case "time": {
-      const sentinel = nullSentinel(store.kind);
-      const src = store.data as Int32Array;
-      // deno-lint-ignore no-explicit-any
-      const T = (src as any).constructor as { new (n: number): Int32Array };
-      const values = new T(n);
-      for (let i = 0; i < n; i++) values[i] = src[slots[i]];
-      const { bitmap, nulls } = validityOf(n, (i) => (values as unknown as unknown[])[i] === sentinel);
-      // deno-lint-ignore no-explicit-any
-      let data: any = values;
-      if (store.kind === "date" && (type as arrow.Date_).unit === arrow.DateUnit.DAY) {
-        data = Int32Array.from(values as unknown as BigInt64Array, (v) => Number(v / 86_400_000n));
-      }
-      return arrow.makeData({
-        type: type as arrow.Int,
-        length: n,
-        data,
         nullBitmap: nulls ? bitmap : undefined,
         nullCount: nulls,
       });

@@ -64,7 +64,12 @@ export {
   type BarrageSessionOptions,
   type Capturable,
 } from "./src/barrage/barrage_session.ts";
-export { type LiveTable, type SubscribeOptions, type Viewport } from "./src/barrage/subscription.ts";
+export {
+  type LiveTable,
+  type SnapshotProgress,
+  type SubscribeOptions,
+  type Viewport,
+} from "./src/barrage/subscription.ts";
 export {
   type ComputedColumns,
   type LocalAggregations,

@@ -14,6 +14,7 @@ import { TableRef } from "../session/table_ref.ts";
 import { describeTicket, ticketBytes, type TicketLike } from "../session/ticket.ts";
 import { schemaFromHeader } from "../arrow/ipc.ts";
 import type { LocalTable } from "../table/local_table.ts";
+import { RowSet } from "../table/rowset.ts";
 import { type LiveTable, snapshotTicket, type SubscribeOptions, subscribeTicket } from "./subscription.ts";
 
 /** Options of {@linkcode barrageSession}: where and how to connect. */
@@ -164,7 +165,16 @@ export class BarrageSession {
     this.#open();
     const t = await this.#target(table);
     const core = sessionCoreOf(table instanceof TableRef ? table : this.session);
-    return await snapshotTicket(core, t.ticket, t.schema ?? await this.#schemaOf(t.ticket, options), options);
+    let expected: number | undefined;
+    let schema = t.schema;
+    if (options.onProgress) {
+      // The table's size, for progress reports (one small call).
+      const info = await core.tableInfoOf(t.ticket, `Looking up the size of ${describeTicket(t.ticket)}`);
+      schema ??= schemaFromHeader(info.schemaHeader);
+      expected = info.size === undefined ? undefined : viewportRows(options.viewport, info.size);
+    }
+    schema ??= await this.#schemaOf(t.ticket, options);
+    return await snapshotTicket(core, t.ticket, schema, options, expected);
   }
 
   /**
@@ -192,6 +202,13 @@ export class BarrageSession {
   [Symbol.for("Deno.customInspect")](): string {
     return this.toString();
   }
+}
+
+/** How many of a table's `size` rows a viewport covers (all of them without one). */
+function viewportRows(viewport: SubscribeOptions["viewport"], size: number): number {
+  if (viewport === undefined || size === 0) return size;
+  const rows = viewport instanceof RowSet ? viewport : RowSet.range(viewport.first, viewport.last);
+  return rows.intersect(RowSet.range(0, size - 1)).size;
 }
 
 /**

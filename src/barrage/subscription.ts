@@ -54,6 +54,21 @@ export interface SubscribeOptions {
   maxMessageSize?: number;
   /** Aborts the subscription or snapshot (a live table then closes). */
   signal?: AbortSignal;
+  /**
+   * Called as a snapshot arrives, after each message, with the rows and bytes received so far and the rows
+   * expected (the table's size, asked of the server first). Snapshots only.
+   */
+  onProgress?: (progress: SnapshotProgress) => void;
+}
+
+/** How far a snapshot has arrived (see {@linkcode SubscribeOptions.onProgress}). */
+export interface SnapshotProgress {
+  /** Rows received so far. */
+  rows: number;
+  /** Rows the snapshot will hold, when the server told (otherwise `undefined`). */
+  totalRows: number | undefined;
+  /** Message bytes received so far (Arrow headers and bodies). */
+  bytes: number;
 }
 
 type Exchange = BidiCall<Partial<FlightData> & Record<string, unknown>, FlightData>;
@@ -176,6 +191,12 @@ class UpdateApplier {
     }
     this.#pending.add(batch);
     return this.#finishIfComplete();
+  }
+
+  /** Rows received and expected of the update being assembled (`undefined` between updates). */
+  get pendingRows(): { received: number; expected: number } | undefined {
+    const p = this.#pending;
+    return p ? { received: Math.min(p.addReceived, p.addExpected), expected: p.addExpected } : undefined;
   }
 
   #finishIfComplete(): UpdateMetadata | undefined {
@@ -543,6 +564,7 @@ export async function subscribeTicket(
  * @param ticket The table's ticket bytes.
  * @param schemaHint The table's schema when known.
  * @param options Viewport, columns, options.
+ * @param expectedRows The rows the snapshot will hold, when known (for progress reports).
  * @returns A local table in state `snapshot`.
  * @ignore
  */
@@ -551,6 +573,7 @@ export async function snapshotTicket(
   ticket: Uint8Array,
   schemaHint: ArrowSchema | undefined,
   options: SubscribeOptions = {},
+  expectedRows?: number,
 ): Promise<LocalTable> {
   const what = `Snapshot of ${describeTicket(ticket)}`;
   const viewport = viewportRowSet(options.viewport);
@@ -573,10 +596,18 @@ export async function snapshotTicket(
     const { table, writer } = createLocalTable(schema);
     // Snapshot rows are appended in arrival order (as Deephaven's Java client does).
     const applier = new UpdateApplier(schema, writer, () => "append");
+    let bytes = 0, done = 0;
     while (true) {
       const r = await it.next();
       if (r.done) break;
-      applier.feed(r.value);
+      const m = applier.feed(r.value);
+      if (options.onProgress) {
+        bytes += r.value.dataHeader.length + r.value.dataBody.length + r.value.appMetadata.length;
+        if (m) done += (m.addedRowsIncluded ?? m.addedRows).size;
+        const rows = done + (applier.pendingRows?.received ?? 0);
+        const total = expectedRows === undefined ? undefined : Math.max(expectedRows, rows);
+        options.onProgress({ rows, totalRows: total, bytes });
+      }
     }
     writer.setState("snapshot");
     return table;

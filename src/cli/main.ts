@@ -21,7 +21,8 @@ import { Session } from "../session/session.ts";
 import { type FileFormat, formatOfPath, jsonValue, writeTable } from "../table/export.ts";
 import type { LocalTable } from "../table/local_table.ts";
 import { formatText } from "../display/format.ts";
-import "../query/ops.ts";
+import * as grpc from "../deps/grpc_js.ts";
+import { redact } from "../transport/redact.ts";
 
 /** A usage error: printed on one line with the command's help hint, exit code 2. */
 class UsageError extends Error {}
@@ -54,8 +55,10 @@ Commands:
 Run 'deephaven <command> --help' for a command's options.`,
   snapshot: `Usage: deephaven snapshot (--table NAME | --ticket HEX | URI) --out FILE [options]
 
-Writes a static snapshot of a table. Progress goes to stderr for long transfers.
+Writes a static snapshot of a table. On a terminal, progress goes to stderr while the table arrives:
+rows and bytes received of the expected total, the rate and the time left.
 
+  --quiet                no progress and no summary on stderr (errors still are)
   --out FILE             output file; the format follows the extension (.arrow, .csv, .json, .parquet)
   --format FMT           arrow | csv | json | parquet (overrides the extension)
   --columns A,B          only these columns
@@ -99,7 +102,7 @@ const VALUE_FLAGS = new Set([
   "viewport",
   "updates",
 ]);
-const BOOL_FLAGS = new Set(["tls", "help"]);
+const BOOL_FLAGS = new Set(["tls", "help", "quiet"]);
 
 interface Parsed {
   flags: Map<string, string>;
@@ -209,6 +212,88 @@ function captureOptions(f: Map<string, string>): SubscribeOptions {
   return o;
 }
 
+/** Bytes as B, kB, MB or GB (decimal units). */
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ["kB", "MB", "GB", "TB"];
+  let v = n / 1000, u = 0;
+  while (v >= 1000 && u < units.length - 1) v /= 1000, u++;
+  return `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)} ${units[u]}`;
+}
+
+/** Seconds as `42 s`, `3 min 05 s` or `1 h 02 min`. */
+export function formatDuration(s: number): string {
+  if (!Number.isFinite(s) || s < 0) return "?";
+  if (s < 60) return `${Math.round(s)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${String(Math.round(s - 60 * m)).padStart(2, "0")} s`;
+  return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, "0")} min`;
+}
+
+/**
+ * One line of snapshot progress: rows and bytes received of the expected total, the rate and the time left,
+ * e.g. `snapshot: 1,200,000 / 4,000,000 rows (30%) · 28.8 MB of ~96.0 MB · 14.1 MB/s · 5 s left`.
+ */
+export function progressLine(
+  x: { rows: number; totalRows: number | undefined; bytes: number },
+  elapsedMs: number,
+): string {
+  const n = (v: number) => v.toLocaleString("en-US");
+  const parts: string[] = [];
+  const total = x.totalRows;
+  if (total !== undefined && total > 0) {
+    parts.push(`${n(x.rows)} / ${n(total)} rows (${Math.floor((100 * x.rows) / total)}%)`);
+  } else {
+    parts.push(`${n(x.rows)} rows`);
+  }
+  const expectedBytes = total !== undefined && x.rows > 0 ? (x.bytes * total) / x.rows : undefined;
+  parts.push(
+    expectedBytes !== undefined && x.rows < total!
+      ? `${formatBytes(x.bytes)} of ~${formatBytes(expectedBytes)}`
+      : formatBytes(x.bytes),
+  );
+  const seconds = elapsedMs / 1000;
+  if (seconds > 0) {
+    const rate = x.bytes / seconds;
+    parts.push(`${formatBytes(rate)}/s`);
+    if (total !== undefined && x.rows > 0 && x.rows < total) {
+      parts.push(`${formatDuration(((total - x.rows) * seconds) / x.rows)} left`);
+    }
+  }
+  return `snapshot: ${parts.join(" · ")}`;
+}
+
+/** Snapshot progress on a terminal: one line redrawn in place at most 10 times a second; silent otherwise. */
+class Progress {
+  #started = Date.now();
+  #last = 0;
+  #latest: { rows: number; totalRows: number | undefined; bytes: number } | undefined;
+  readonly #encoder = new TextEncoder();
+
+  constructor(readonly out: { writeSync(b: Uint8Array): number } | undefined) {}
+
+  report(x: { rows: number; totalRows: number | undefined; bytes: number }): void {
+    this.#latest = x;
+    const now = Date.now();
+    if (!this.out || now - this.#last < 100) return;
+    this.#last = now;
+    this.#draw();
+  }
+
+  #draw(): void {
+    if (!this.out || !this.#latest) return;
+    const line = progressLine(this.#latest, Date.now() - this.#started);
+    this.out.writeSync(this.#encoder.encode(`\r\x1b[2K${line}`));
+  }
+
+  /** Draws the final state and ends the line. */
+  end(): void {
+    if (!this.out || !this.#latest) return;
+    this.#draw();
+    this.out.writeSync(this.#encoder.encode("\n"));
+  }
+}
+
 async function snapshot(p: Parsed): Promise<void> {
   const out = p.flags.get("out");
   if (!out) throw new UsageError("snapshot needs --out FILE");
@@ -225,27 +310,22 @@ async function snapshot(p: Parsed): Promise<void> {
   const { ticket, conn } = target(p, await connection(p.flags));
   const bs = await barrageSession(conn);
   try {
-    const started = Date.now();
-    let lastReport = started;
-    const progress = setInterval(() => {
-      lastReport = Date.now();
-      console.error(`snapshot: receiving… ${((lastReport - started) / 1000).toFixed(0)} s`);
-    }, 2000);
+    const quiet = p.flags.has("quiet");
+    const progress = new Progress(quiet || !Deno.stderr.isTerminal() ? undefined : Deno.stderr);
     let table: LocalTable;
     try {
-      table = await bs.snapshot(ticket, capture);
+      table = await bs.snapshot(ticket, { ...capture, onProgress: (x) => progress.report(x) });
     } finally {
-      clearInterval(progress);
+      progress.end();
     }
     // Only the asked columns go to the file (a capture keeps the others in its schema).
     const written = capture.columns ? table.view(capture.columns) : table;
     const bytes = await writeTable(written, out, format as FileFormat);
-    if (Date.now() - started > 1000) {
-      console.error(`snapshot: ${written.size} rows in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    if (!quiet) {
+      console.error(
+        `wrote ${written.size} rows × ${written.columns.length} columns (${bytes} bytes) to ${out}`,
+      );
     }
-    console.error(
-      `wrote ${written.size} rows × ${written.columns.length} columns (${bytes} bytes) to ${out}`,
-    );
   } finally {
     await bs.close();
   }
@@ -342,6 +422,22 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
+/**
+ * grpc-js's own diagnostics (GRPC_TRACE / GRPC_VERBOSITY) print response headers, and so the session's
+ * Bearer token. The command line owns its process, so it routes them through redaction, with grpc-js's usual
+ * prefixes, to stderr. (The library itself changes nothing in grpc-js: a program that imports the module
+ * and turns grpc-js tracing on decides itself where that output goes.)
+ */
+function redactGrpcLogs(): void {
+  const out = (prefix: string) => (message?: unknown, ...rest: unknown[]) =>
+    console.error(
+      prefix + redact(String(message)),
+      ...rest.map((r) => (typeof r === "string" ? redact(r) : r)),
+    );
+  grpc.setLogger({ error: out("E "), info: out("I "), debug: out("D ") });
+}
+
 if (import.meta.main) {
+  redactGrpcLogs();
   Deno.exit(await main(Deno.args));
 }

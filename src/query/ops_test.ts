@@ -28,7 +28,6 @@ function writerOf(t: LocalTable): TableWriter {
 }
 import { RowSet, ShiftData } from "../table/rowset.ts";
 import { NULLS } from "../table/column.ts";
-import "./ops.ts";
 import { mulberry32 } from "../../testing/prng.ts";
 
 // ---------------------------------------------------------------- random source rows

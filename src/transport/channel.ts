@@ -15,7 +15,6 @@ import { Buffer } from "node:buffer";
 import { isIP } from "node:net";
 import { DeephavenError, GrpcCode, grpcCodeName } from "../errors.ts";
 import { redact } from "./redact.ts";
-import { installStreamDecoder } from "./stream_decoder.ts";
 
 /** How to serialize a request and deserialize a response of one RPC. */
 export interface MethodSpec<I, O> {
@@ -106,6 +105,10 @@ function pem(x: string | Uint8Array | undefined): Buffer | null {
  * which SNI does not allow (RFC 6066) and Deno's `node:tls` refuses ("The property 'options.servername' must
  * not be an IP address"), so TLS to `127.0.0.1` failed. For an IP address the server name is left out; the
  * certificate is still verified against the address (its IP subject alternative names).
+ *
+ * The change is made on this credentials object only (its own connector factory), so it applies to this
+ * module's channels and to nothing else in the process: grpc-js's classes and prototypes stay as they are
+ * (tests/session/plain_grpc_test.ts checks it).
  */
 function tlsCredentials(tls: TlsOptions): grpc.ChannelCredentials {
   const creds = grpc.credentials.createSsl(
@@ -146,20 +149,6 @@ const HINTS: Record<number, string> = {
   [GrpcCode.CANCELLED]: "the call was cancelled",
   [GrpcCode.RESOURCE_EXHAUSTED]: "a message or resource limit was hit; ask for less data at once",
 };
-
-/**
- * grpc-js's own diagnostics (turned on with GRPC_TRACE / GRPC_VERBOSITY) print response headers, and so the
- * session's Bearer token: route them through {@linkcode redact}, with grpc-js's usual prefixes, to stderr.
- */
-function installRedactingLogger(): void {
-  const out = (prefix: string) => (message?: unknown, ...rest: unknown[]) =>
-    console.error(
-      prefix + redact(String(message)),
-      ...rest.map((r) => (typeof r === "string" ? redact(r) : r)),
-    );
-  grpc.setLogger({ error: out("E "), info: out("I "), debug: out("D ") });
-}
-installRedactingLogger();
 
 /** What TLS handshake failures say (Deno's `node:tls` and rustls alerts). */
 const TLS_FAILURE =
@@ -235,8 +224,6 @@ export class Channel {
       ...(tls?.serverNameOverride ? { "grpc.ssl_target_name_override": tls.serverNameOverride } : {}),
       ...options.channelArgs,
     };
-    // Large messages are framed as they arrive, Flight bodies 8-aligned (see stream_decoder.ts).
-    installStreamDecoder();
     this.#client = new grpc.Client(this.target, creds, args);
   }
 

@@ -633,3 +633,106 @@ serverTest("resolveUri of a scope table subscribes to it and snapshots it", {}, 
     await session.runScript(`del ${fixed}\ndel ${ticking}`);
   }
 });
+
+/** Runs the CLI in a pseudo terminal (util-linux `script`); returns the exit code and the terminal's output. */
+async function cliInTerminal(args: string[], timeoutMs = 120_000): Promise<{ code: number; screen: string }> {
+  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const command = [Deno.execPath(), "run", "-A", MAIN, ...args].map(quote).join(" ");
+  const child = new Deno.Command("script", {
+    args: ["--quiet", "--return", "--command", command, "/dev/null"],
+    cwd: PROJECT_ROOT,
+    env: { ...cliEnv({}), COLUMNS: "200", LINES: "40" },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, timeoutMs);
+  try {
+    const out = await child.output();
+    return {
+      code: out.code,
+      screen: new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+serverTest(
+  "snapshot on a terminal shows rows, bytes, rate and time left; --quiet and pipes show none",
+  {},
+  async (server) => {
+    const { host, port } = server;
+    const rows = 3_000_000;
+    const name = `cli_big_${crypto.randomUUID().replaceAll("-", "")}`;
+    await using session = await Session.connect({ host, port });
+    await session.runScript(
+      `from deephaven import empty_table\n${name} = empty_table(${rows}).update(["A = ii", "B = i * 0.5", "C = ii * 3"])`,
+    );
+    const dir = await Deno.makeTempDir({ prefix: "dh-cli-tty-" });
+    try {
+      const conn = ["--host", host, "--port", String(port)];
+      const out = `${dir}/big.arrow`;
+      const tty = await cliInTerminal(["snapshot", "--table", name, ...conn, "--out", out]);
+      assert.equal(tty.code, 0, tty.screen);
+      // Each redraw starts with a carriage return and clears the line.
+      const lines = tty.screen.split(new RegExp(`\r${String.fromCharCode(27)}\\[2K|\r?\n`)).map((l) =>
+        l.trim()
+      ).filter((l) => l.startsWith("snapshot:"));
+      const total = rows.toLocaleString("en-US");
+      const partial = lines.filter((l) =>
+        new RegExp(
+          `^snapshot: [\\d,]+ / ${total} rows \\(\\d+%\\) · [\\d.]+ [kMG]?B of ~[\\d.]+ [kMG]?B · [\\d.]+ [kMG]?B/s · .+ left$`,
+        )
+          .test(l)
+      );
+      assert.ok(
+        partial.length >= 1,
+        `progress with a total, rate and time left was shown:\n${lines.join("\n")}`,
+      );
+      const last = lines[lines.length - 1];
+      assert.match(last, new RegExp(`^snapshot: ${total} / ${total} rows \\(100%\\) · [\\d.]+ MB · `), last);
+      assert.match(tty.screen, new RegExp(`wrote ${rows} rows × 3 columns`));
+      assert.equal((await arrow.tableFromIPC(await Deno.readFile(out))).numRows, rows);
+
+      const quiet = await cliInTerminal(["snapshot", "--table", name, ...conn, "--out", out, "--quiet"]);
+      assert.equal(quiet.code, 0, quiet.screen);
+      assert.equal(quiet.screen.trim(), "", "--quiet prints nothing on success");
+
+      const piped = await cli(["snapshot", "--table", name, ...conn, "--out", out]);
+      assert.equal(piped.code, 0, piped.stderr);
+      assert.doesNotMatch(piped.stderr, /snapshot:/, "no progress when stderr is not a terminal");
+      assert.match(piped.stderr, new RegExp(`^wrote ${rows} rows × 3 columns .*\\n$`));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+      await session.runScript(`del ${name}`);
+    }
+  },
+);
+
+Deno.test("progress lines read rows, bytes, rate and time left", async () => {
+  const { progressLine, formatBytes, formatDuration } = await import("../../src/cli/main.ts");
+  assert.equal(formatBytes(999), "999 B");
+  assert.equal(formatBytes(28_800_000), "28.8 MB");
+  assert.equal(formatDuration(5.2), "5 s");
+  assert.equal(formatDuration(185), "3 min 05 s");
+  assert.equal(
+    progressLine({ rows: 1_200_000, totalRows: 4_000_000, bytes: 28_800_000 }, 2000),
+    "snapshot: 1,200,000 / 4,000,000 rows (30%) · 28.8 MB of ~96.0 MB · 14.4 MB/s · 5 s left",
+  );
+  assert.equal(
+    progressLine({ rows: 0, totalRows: undefined, bytes: 500 }, 1000),
+    "snapshot: 0 rows · 500 B · 500 B/s",
+  );
+  assert.equal(
+    progressLine({ rows: 10, totalRows: 10, bytes: 2_000_000 }, 1000),
+    "snapshot: 10 / 10 rows (100%) · 2.00 MB · 2.00 MB/s",
+  );
+});

@@ -15,6 +15,7 @@ import { isTransient, type SessionCore } from "../session/core.ts";
 import { schemaFromFlatbuffer } from "../arrow/ipc.ts";
 import { describeTicket } from "../session/ticket.ts";
 import { createLocalTable, LocalTable, type TableState, type TableWriter } from "../table/local_table.ts";
+import type { KeyedChange } from "../table/storage.ts";
 import { viewportChange } from "./viewport.ts";
 import { RowSet } from "../table/rowset.ts";
 import type { Chunk } from "../table/column.ts";
@@ -36,6 +37,9 @@ export interface Viewport {
   last: number;
 }
 
+/** The default of {@linkcode SubscribeOptions.readyTimeoutMs}: two minutes. */
+export const DEFAULT_READY_TIMEOUT_MS = 120_000;
+
 /** Options of `subscribe` and `snapshot`. */
 export interface SubscribeOptions {
   /** Only these columns (all when absent). Other columns stay in the schema, empty. */
@@ -52,13 +56,35 @@ export interface SubscribeOptions {
   batchSize?: number;
   /** Upper bound of one message in bytes (server default, 100 MiB). */
   maxMessageSize?: number;
-  /** Aborts the subscription or snapshot (a live table then closes). */
+  /**
+   * How long `subscribe` waits for the initial snapshot to be complete, `snapshot` for the whole snapshot, and
+   * `setViewport` for the rows of a new viewport, in ms. Past it the call fails with a `DEADLINE_EXCEEDED`
+   * DeephavenError and cancels its stream (`setViewport` leaves the subscription running). `Infinity` waits
+   * forever. Default {@linkcode DEFAULT_READY_TIMEOUT_MS} (two minutes).
+   */
+  readyTimeoutMs?: number;
+  /**
+   * Aborts the subscription or snapshot. Before the initial snapshot is complete, the call fails with a
+   * `CANCELLED` DeephavenError and cancels its stream; afterwards the live table closes.
+   */
   signal?: AbortSignal;
   /**
    * Called as a snapshot arrives, after each message, with the rows and bytes received so far and the rows
    * expected (the table's size, asked of the server first). Snapshots only.
    */
   onProgress?: (progress: SnapshotProgress) => void;
+}
+
+/** Options of {@linkcode LiveTable.setViewport}. */
+export interface SetViewportOptions {
+  /** The columns to receive from now on (default: those subscribed so far). */
+  columns?: string[];
+  /** Count positions from the end of the table (default: as subscribed so far). */
+  reverse?: boolean;
+  /** How long to wait for the new rows, in ms (default: the subscription's `readyTimeoutMs`). */
+  timeoutMs?: number;
+  /** Stops waiting for the new rows (the subscription goes on). */
+  signal?: AbortSignal;
 }
 
 /** How far a snapshot has arrived (see {@linkcode SubscribeOptions.onProgress}). */
@@ -103,6 +129,93 @@ function columnIndexes(
   });
 }
 
+function timeoutOf(ms: number | undefined, name: string): number {
+  const t = ms ?? DEFAULT_READY_TIMEOUT_MS;
+  if (typeof t !== "number" || Number.isNaN(t) || t <= 0) {
+    throw DeephavenError.invalid(`${name} must be a number of milliseconds > 0 (or Infinity), got ${ms}`);
+  }
+  return t;
+}
+
+/**
+ * The deadline and abort signal of a pending call: when either fires, `race` rejects with its error and what
+ * the call holds is released (its stream cancelled, its table closed).
+ */
+class Guard {
+  #error: DeephavenError | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #release: () => void = () => {};
+  #reject: (e: DeephavenError) => void = () => {};
+  readonly #fired: Promise<never>;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onAbort = () =>
+    this.#fire(new DeephavenError(`${this.what} was aborted`, { code: GrpcCode.CANCELLED }));
+
+  /**
+   * @param what What waits, e.g. "Subscribing to shared ticket 68ab…".
+   * @param timeoutMs The deadline, ms (`Infinity`: none).
+   * @param waitsFor What the deadline is about, for its message.
+   * @param signal The caller's abort signal.
+   */
+  constructor(readonly what: string, timeoutMs: number, waitsFor: string, signal: AbortSignal | undefined) {
+    this.#fired = new Promise<never>((_, reject) => (this.#reject = reject));
+    this.#fired.catch(() => {});
+    this.#signal = signal;
+    if (signal?.aborted) {
+      this.#onAbort();
+      return;
+    }
+    signal?.addEventListener("abort", this.#onAbort, { once: true });
+    if (Number.isFinite(timeoutMs)) {
+      this.#timer = setTimeout(() =>
+        this.#fire(
+          new DeephavenError(
+            `${what} failed: ${waitsFor} did not arrive within ${timeoutMs} ms; check that the server is not ` +
+              "overloaded and that the table can be snapshotted, or raise readyTimeoutMs",
+            { code: GrpcCode.DEADLINE_EXCEEDED },
+          ),
+        ), timeoutMs);
+    }
+  }
+
+  #fire(e: DeephavenError): void {
+    if (this.#error) return;
+    this.#error = e;
+    this.#reject(e);
+    this.clear();
+    this.#release();
+  }
+
+  /** The error, once the deadline passed or the signal aborted. */
+  get error(): DeephavenError | undefined {
+    return this.#error;
+  }
+
+  /** Sets what to release when the guard fires (at once when it already has). */
+  hold(release: () => void): void {
+    this.#release = release;
+    if (this.#error) release();
+  }
+
+  /** `p`, or the guard's error as soon as it fires. */
+  race<T>(p: Promise<T>): Promise<T> {
+    if (this.#error) return Promise.reject(this.#error);
+    return Promise.race([p, this.#fired]);
+  }
+
+  /** Stops the deadline and forgets the signal (the call is done). */
+  clear(): void {
+    clearTimeout(this.#timer);
+    this.#signal?.removeEventListener("abort", this.#onAbort);
+  }
+}
+
+function malformedStream(what: string): DeephavenError {
+  return new DeephavenError(`Malformed Barrage stream: ${what}; report this with the server version`, {
+    code: GrpcCode.DATA_LOSS,
+  });
+}
+
 /** An update being assembled from its record batches. */
 class PendingUpdate {
   readonly addExpected: number;
@@ -122,6 +235,9 @@ class PendingUpdate {
 
   add(batch: { length: number; columns: Chunk[] }): void {
     if (this.addReceived < this.addExpected) {
+      if (this.addReceived + batch.length > this.addExpected) {
+        throw malformedStream("a message carries more added rows than its metadata lists");
+      }
       batch.columns.forEach((c, i) => {
         if (c.length > 0) this.addData[i].push(c);
       });
@@ -129,6 +245,9 @@ class PendingUpdate {
     } else {
       batch.columns.forEach((c, i) => {
         if (c.length > 0) {
+          if (this.modReceived[i] + c.length > this.modExpected[i]) {
+            throw malformedStream("a message carries more modified rows than its metadata lists");
+          }
           this.modData[i].push(c);
           this.modReceived[i] += c.length;
         }
@@ -141,30 +260,148 @@ class PendingUpdate {
   }
 }
 
-/** The writers of live tables (only this module writes them). */
-const liveWriters = new WeakMap<LiveTable, TableWriter>();
+/**
+ * The inside of a live table that only this module sees: its writer and stream, what it asked the server for
+ * (the target), what the rows it holds are (the effective viewport), and who waits for the target.
+ */
+class LiveControl {
+  call: Exchange | undefined;
+  /** The requested viewport, direction and columns. */
+  viewport: RowSet | undefined;
+  reverse: boolean;
+  columns: number[] | undefined;
+  /** The viewport and direction of the rows held (from the latest snapshot applied). */
+  effectiveViewport: RowSet | undefined;
+  effectiveReverse = false;
+  /** The source positions of the rows held, computed on demand. */
+  positions: RowSet | undefined;
+  readonly waiters: { resolve: () => void; reject: (e: DeephavenError) => void }[] = [];
+  /** Whether the table was ever complete (its initial snapshot arrived). */
+  everComplete = false;
+  /** Columns unsubscribed by a viewport change, to empty when its rows arrive. */
+  readonly dropped = new Set<number>();
 
-function writerOf(t: LiveTable): TableWriter {
-  return liveWriters.get(t)!;
+  constructor(
+    readonly writer: TableWriter,
+    readonly columnCount: number,
+    viewport: RowSet | undefined,
+    reverse: boolean,
+    columns: number[] | undefined,
+    readonly readyTimeoutMs: number,
+  ) {
+    this.viewport = viewport;
+    this.reverse = reverse;
+    this.columns = columns;
+  }
+
+  /** A promise that resolves when the table holds what it asked for. */
+  waitForTarget(): Promise<void> {
+    const p = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    p.catch(() => {});
+    return p;
+  }
+
+  /** Whether an update is the snapshot that makes the table hold what it asked for. */
+  matchesTarget(m: UpdateMetadata): boolean {
+    if (!m.isSnapshot) return false;
+    const cols = this.columns ?? Array.from({ length: this.columnCount }, (_, i) => i);
+    const colsOk = m.effectiveColumnSet === undefined || cols.every((c) => m.effectiveColumnSet!.includes(c));
+    const vpOk = this.viewport === undefined
+      ? m.effectiveViewport === undefined
+      : m.effectiveViewport !== undefined && m.effectiveViewport.equals(this.viewport) &&
+        m.effectiveReverseViewport === this.reverse;
+    return colsOk && vpOk;
+  }
+
+  /** Records what the rows held are after an update was applied. */
+  applied(m: UpdateMetadata): void {
+    if (m.tableSize >= 0n) this.writer.setSourceSize(Number(m.tableSize));
+    if (m.isSnapshot && m.effectiveViewport !== undefined) {
+      this.effectiveViewport = m.effectiveViewport;
+      this.effectiveReverse = m.effectiveReverseViewport;
+    }
+    this.positions = undefined;
+  }
+
+  /** Empties the columns that are no longer subscribed (they would otherwise keep stale values). */
+  clearDropped(): void {
+    const storage = this.writer.storage;
+    const slots = storage.slots();
+    for (const j of this.dropped) {
+      if (this.columns === undefined || this.columns.includes(j)) continue;
+      const store = storage.columns[j];
+      for (let i = 0; i < slots.length; i++) store.clear(slots[i]);
+    }
+    this.dropped.clear();
+  }
+
+  /** The table holds what it asked for: wake who waits. */
+  reached(): void {
+    this.everComplete = true;
+    for (const w of this.waiters.splice(0)) w.resolve();
+  }
+
+  /** Nothing will arrive any more: fail who waits. */
+  rejectAll(e: DeephavenError): void {
+    for (const w of this.waiters.splice(0)) w.reject(e);
+  }
 }
 
-/** Applies Barrage messages of one stream to a local table. */
+let controlOf: (t: LiveTable) => LiveControl;
+
+/** A completed update, held back while a snapshot is being assembled. */
+interface Completed {
+  meta: UpdateMetadata;
+  addData: Chunk[][];
+  modData: Chunk[][];
+  addCount: number;
+}
+
+/**
+ * How an applier treats updates until its table holds what it asked for (see {@linkcode UpdateApplier}):
+ * - `none`: apply and announce each update (static snapshots, and live tables that are current);
+ * - `quiet`: apply each update at once without telling anyone, and announce the whole table once complete
+ *   (a new table that nobody holds yet);
+ * - `queue`: keep the updates, then apply them together and announce one update that replaces the rows (a
+ *   table whose readers keep seeing its previous rows until the new ones are complete).
+ */
+type Hold = "none" | "quiet" | "queue";
+
+/**
+ * Applies Barrage messages of one stream to a local table. A snapshot that arrives in several messages (the
+ * server's growing snapshots, with deltas in between) is held back until it is complete, so that listeners
+ * never see rows without their data, nor snapshot data reported as modified: they see the whole table once.
+ */
 class UpdateApplier {
   #schema: arrow.Schema;
   #pending: PendingUpdate | undefined;
   readonly #blink: boolean;
-
-  #replace: boolean;
+  #hold: Hold;
+  #queue: Completed[] = [];
+  /** Whether the first rows of this stream replace every row held (after a resubscription). */
+  readonly #replace: boolean;
 
   constructor(
     schema: arrow.Schema,
     readonly writer: TableWriter,
     readonly mode: () => "keyed" | "positional" | "append",
-    replace = false,
+    readonly live?: LiveControl,
+    options: { hold?: Hold; replace?: boolean } = {},
   ) {
-    this.#replace = replace;
     this.#schema = schema;
     this.#blink = schema.metadata.get("deephaven:attribute.BlinkTable") === "true";
+    this.#hold = options.hold ?? "none";
+    this.#replace = options.replace ?? false;
+  }
+
+  /** Whether updates are being held back until the table holds what it asked for. */
+  get holding(): boolean {
+    return this.#hold !== "none";
+  }
+
+  /** Holds updates back until the table reaches its new target (a viewport change). */
+  holdUntilTarget(): void {
+    if (this.#hold === "none") this.#hold = "queue";
   }
 
   /** Feeds one FlightData; returns the metadata of an update when this message completed it. */
@@ -172,23 +409,13 @@ class UpdateApplier {
     if (fd.appMetadata.length > 0) {
       const meta = decodeUpdateMetadata(fd.appMetadata);
       if (meta) {
-        if (this.#pending) {
-          throw new DeephavenError(
-            "Malformed Barrage stream: an update started before the previous one was complete; report this with the server version",
-            { code: GrpcCode.DATA_LOSS },
-          );
-        }
+        if (this.#pending) throw malformedStream("an update started before the previous one was complete");
         this.#pending = new PendingUpdate(meta, this.#schema.fields.length);
       }
     }
     if (fd.dataHeader.length === 0) return this.#finishIfComplete();
     const batch = decodeRecordBatch(fd.dataHeader, fd.dataBody, this.#schema);
-    if (!this.#pending) {
-      throw new DeephavenError(
-        "Malformed Barrage stream: a record batch arrived without update metadata; report this with the server version",
-        { code: GrpcCode.DATA_LOSS },
-      );
-    }
+    if (!this.#pending) throw malformedStream("a record batch arrived without update metadata");
     this.#pending.add(batch);
     return this.#finishIfComplete();
   }
@@ -203,52 +430,103 @@ class UpdateApplier {
     const p = this.#pending;
     if (!p || !p.complete) return undefined;
     this.#pending = undefined;
-    const m = p.meta;
-    const table = this.writer.storage;
-    if (m.tableSize >= 0n) this.writer.setSourceSize(Number(m.tableSize));
+    const u: Completed = { meta: p.meta, addData: p.addData, modData: p.modData, addCount: p.addExpected };
+    const live = this.live;
+    if (this.#hold === "none") {
+      this.#apply(u, true);
+      if (live?.matchesTarget(u.meta)) live.reached();
+    } else {
+      if (this.#hold === "quiet") this.#apply(u, false);
+      else this.#queue.push(u);
+      if (!live || live.matchesTarget(u.meta)) this.#release();
+    }
+    return p.meta;
+  }
+
+  /** The held-back updates are complete: apply what waits, and announce the whole table once. */
+  #release(): void {
+    const storage = this.writer.storage;
+    const before = { keys: storage.rowSet, slots: storage.slots().slice() };
+    if (this.#hold === "queue") {
+      if (this.#replace && storage.size > 0) {
+        // A new stream speaks of an empty table: the rows held before go first.
+        storage.applyKeyed({
+          isSnapshot: true,
+          removed: storage.rowSet,
+          shifts: undefined,
+          added: RowSet.EMPTY,
+          addData: [],
+          modified: [],
+          modData: [],
+        });
+      }
+      for (const u of this.#queue) this.#apply(u, false);
+    }
+    this.live?.clearDropped();
+    const hold = this.#hold;
+    this.#hold = "none";
+    this.#queue = [];
+    // Rows that stayed are announced as removed and added again: their values may all have changed.
+    this.writer.announce({
+      added: storage.rowSet,
+      removed: hold === "quiet" ? RowSet.EMPTY : before.keys,
+      modified: RowSet.EMPTY,
+      modifiedColumns: [],
+      shifted: false,
+      isSnapshot: true,
+      resubscribed: this.#replace || undefined,
+      slots: {
+        removed: hold === "quiet" ? new Int32Array(0) : before.slots,
+        added: storage.slots().slice(),
+        modified: new Int32Array(0),
+      },
+    });
+    this.live?.reached();
+  }
+
+  /** Applies one completed update to the storage, and tells listeners when `announce`. */
+  #apply(u: Completed, announce: boolean): void {
+    const m = u.meta;
+    const w = this.writer;
+    const storage = w.storage;
+    this.live?.applied(m);
     const mode = this.mode();
-    // The first update after a resubscription replaces every row the table held.
-    const replace = this.#replace;
-    this.#replace = false;
     if (mode === "append") {
-      const n = p.addExpected;
-      const start = table.size;
-      this.writer.applyPositional({
+      const n = u.addCount;
+      const start = storage.size;
+      w.applyPositional({
         isSnapshot: true,
         removed: RowSet.EMPTY,
         added: n > 0 ? RowSet.range(start, start + n - 1) : RowSet.EMPTY,
-        addData: p.addData,
+        addData: u.addData,
         modified: [],
         modData: [],
       });
-    } else if (mode === "positional") {
-      // Viewport messages speak of offsets; src/barrage/viewport.ts turns them into the table's keys.
-      this.writer.applyKeyed(viewportChange({
+      return;
+    }
+    // Viewport messages speak of offsets; src/barrage/viewport.ts turns them into the table's keys.
+    const change: KeyedChange = mode === "positional"
+      ? viewportChange({
         isSnapshot: m.isSnapshot,
-        resubscribed: replace,
-        removed: replace ? (table.size > 0 ? RowSet.range(0, table.size - 1) : RowSet.EMPTY) : m.removedRows,
+        removed: m.removedRows,
         added: m.addedRows,
-        addData: p.addData,
+        addData: u.addData,
         modified: m.modifiedRows,
-        modData: p.modData,
-      }, table.size));
-    } else {
-      const removed = replace || (this.#blink && !m.isSnapshot)
-        ? table.rowSet.union(m.removedRows)
-        : m.removedRows;
-      this.writer.applyKeyed({
+        modData: u.modData,
+      }, storage.size)
+      : {
         isSnapshot: m.isSnapshot,
-        resubscribed: replace,
-        removed,
+        // Each update of a blink table replaces its rows.
+        removed: this.#blink && !m.isSnapshot ? storage.rowSet : m.removedRows,
         shifts: m.shiftData,
         added: m.addedRows,
         addedIncluded: m.addedRowsIncluded,
-        addData: p.addData,
+        addData: u.addData,
         modified: m.modifiedRows,
-        modData: p.modData,
-      });
-    }
-    return m;
+        modData: u.modData,
+      };
+    if (announce) w.applyKeyed(change);
+    else storage.applyKeyed(change);
   }
 }
 
@@ -260,13 +538,13 @@ class UpdateApplier {
 export class LiveTable extends LocalTable {
   /** Resolves when the initial snapshot (or the latest viewport change) has been applied. */
   ready: Promise<void>;
-  #resolveReady!: () => void;
-  #rejectReady!: (e: DeephavenError) => void;
-  #call: Exchange | undefined;
-  #viewport: RowSet | undefined;
-  #reverse: boolean;
-  #columns: number[] | undefined;
+  readonly #control: LiveControl;
   readonly #description: string;
+  #applier: UpdateApplier | undefined;
+
+  static {
+    controlOf = (t) => t.#control;
+  }
 
   /** @ignore */
   constructor(
@@ -275,24 +553,13 @@ export class LiveTable extends LocalTable {
     viewport: RowSet | undefined,
     reverse: boolean,
     columns: number[] | undefined,
+    readyTimeoutMs: number = DEFAULT_READY_TIMEOUT_MS,
   ) {
     let writer!: TableWriter;
     super(schema, { start: (w) => (writer = w) });
-    liveWriters.set(this, writer);
+    this.#control = new LiveControl(writer, schema.fields.length, viewport, reverse, columns, readyTimeoutMs);
     this.#description = description;
-    this.#viewport = viewport;
-    this.#reverse = reverse;
-    this.#columns = columns;
-    this.ready = this.#newReady();
-  }
-
-  #newReady(): Promise<void> {
-    const p = new Promise<void>((resolve, reject) => {
-      this.#resolveReady = resolve;
-      this.#rejectReady = reject;
-    });
-    p.catch(() => {});
-    return p;
+    this.ready = this.#control.waitForTarget();
   }
 
   /** What this table subscribes to, e.g. `shared ticket 68ab…`. */
@@ -302,94 +569,136 @@ export class LiveTable extends LocalTable {
 
   /** The requested viewport (positions in the source table), or `undefined` for a full subscription. */
   get viewport(): RowSet | undefined {
-    return this.#viewport;
+    return this.#control.viewport;
   }
 
   /** Whether the viewport counts from the end of the table. */
   get reverse(): boolean {
-    return this.#reverse;
+    return this.#control.reverse;
   }
 
   /**
-   * The subscribed column indexes (all when `undefined`).
-   * @ignore
+   * The position in the source table of a local row. A viewport table holds the source rows that its
+   * viewport covers, in source order: local row 0 is the first of them. The answer follows the rows held
+   * (during a viewport change, the previous viewport's until the new rows have arrived). For a full
+   * subscription it is `row` itself.
+   *
+   * @example Usage
+   * ```ts ignore
+   * const tail = await bs.subscribe(ticket, { viewport: { first: 0, last: 9 }, reverse: true });
+   * console.log(`row 0 is row ${tail.sourcePosition(0)} of ${tail.sourceSize}`);
+   * ```
+   *
+   * @param row A local row position, `0 <= row < size`.
+   * @returns Its position in the source table.
+   * @throws {DeephavenError} `INVALID_ARGUMENT` when `row` is out of range.
    */
-  get columnIndexes(): number[] | undefined {
-    return this.#columns;
+  sourcePosition(row: number): number {
+    if (!Number.isInteger(row) || row < 0 || row >= this.size) {
+      throw DeephavenError.invalid(`Row ${row} is out of range; the table has ${this.size} rows`);
+    }
+    const c = this.#control;
+    const vp = c.effectiveViewport;
+    if (vp === undefined || c.viewport === undefined) return row;
+    const n = this.sourceSize ?? 0;
+    c.positions ??= n > 0 ? vp.intersect(RowSet.range(0, n - 1)) : RowSet.EMPTY;
+    const within = c.positions;
+    if (within.size !== this.size) {
+      throw new DeephavenError(
+        `The viewport covers ${within.size} rows of the source but the table holds ${this.size}; ` +
+          "report this with the server version",
+        { code: GrpcCode.DATA_LOSS },
+      );
+    }
+    return c.effectiveReverse
+      ? n - 1 - Number(within.keyAt(within.size - 1 - row))
+      : Number(within.keyAt(row));
   }
 
-  /** @ignore */
-  attach(call: Exchange): void {
-    this.#call = call;
-  }
-
-  /** @ignore Checks whether an update completes the initial snapshot (or viewport change). */
-  checkReady(m: UpdateMetadata): void {
-    if (!m.isSnapshot) return;
-    const cols = this.#columns ?? this.schema.fields.map((_, i) => i);
-    const colsOk = m.effectiveColumnSet === undefined || cols.every((c) => m.effectiveColumnSet!.includes(c));
-    const vpOk = this.#viewport === undefined
-      ? m.effectiveViewport === undefined
-      : m.effectiveViewport !== undefined && m.effectiveViewport.equals(this.#viewport) &&
-        m.effectiveReverseViewport === this.#reverse;
-    if (colsOk && vpOk) this.#resolveReady();
+  /** @ignore Starts following a stream (the first, or a new one after a resubscription). */
+  attach(call: Exchange, applier: UpdateApplier): void {
+    this.#control.call = call;
+    this.#applier = applier;
   }
 
   /** @ignore Ends the table with an error. */
   fail(e: DeephavenError): void {
-    this.#rejectReady(e);
-    writerOf(this).setState("failed", e);
+    this.#control.rejectAll(e);
+    this.#control.writer.setState("failed", e);
   }
 
   /**
    * Changes the viewport (and optionally the columns) of a viewport
    * subscription. A full subscription cannot become a viewport one, nor the
-   * reverse (the server refuses).
+   * reverse (the server refuses). The table keeps its rows until the new
+   * ones have all arrived, then replaces them in one update; listeners never
+   * see a partly changed viewport. Columns no longer subscribed are emptied.
+   *
+   * @example Usage
+   * ```ts ignore
+   * const live = await bs.subscribe(ticket, { viewport: { first: 0, last: 99 } });
+   * await live.setViewport({ first: 100, last: 199 }, { columns: ["Sym", "Px"] });
+   * console.log(live.sourcePosition(0)); // 100
+   * ```
    *
    * @param viewport The new rows, by position.
-   * @param options Columns and direction.
+   * @param options Columns, direction, deadline and abort signal.
    * @returns Resolves when the new rows have arrived.
+   * @throws {DeephavenError} `INVALID_ARGUMENT` for a bad viewport or column (nothing changes then),
+   *   `FAILED_PRECONDITION` for a full subscription or a table that is not live, `DEADLINE_EXCEEDED` or
+   *   `CANCELLED` when the rows did not arrive in time or the signal aborted (the subscription goes on).
    */
-  async setViewport(
-    viewport: Viewport | RowSet,
-    options: { columns?: string[]; reverse?: boolean } = {},
-  ): Promise<void> {
-    if (this.#viewport === undefined) {
+  async setViewport(viewport: Viewport | RowSet, options: SetViewportOptions = {}): Promise<void> {
+    const c = this.#control;
+    const rows = viewportRowSet(viewport);
+    const columns = options.columns ? columnIndexes(this.schema, options.columns) : c.columns;
+    const timeoutMs = timeoutOf(options.timeoutMs ?? c.readyTimeoutMs, "timeoutMs");
+    if (c.viewport === undefined) {
       throw new DeephavenError(
         "setViewport() needs a viewport subscription; subscribe with a viewport to use it",
         { code: GrpcCode.FAILED_PRECONDITION },
       );
     }
-    if (this.state !== "live" || !this.#call) {
+    if (this.state !== "live" || !c.call || !this.#applier) {
       throw new DeephavenError(`setViewport() failed: the table is ${this.state}; subscribe again`, {
         code: GrpcCode.FAILED_PRECONDITION,
       });
     }
-    this.#viewport = viewportRowSet(viewport);
-    if (options.reverse !== undefined) this.#reverse = options.reverse;
-    if (options.columns) this.#columns = columnIndexes(this.schema, options.columns);
-    this.ready = this.#newReady();
-    this.#call.send({
+    c.viewport = rows;
+    if (options.reverse !== undefined) c.reverse = options.reverse;
+    const dropped = (c.columns ?? this.schema.fields.map((_, i) => i)).filter((i) => !columns?.includes(i));
+    c.columns = columns;
+    for (const j of dropped) c.dropped.add(j);
+    this.ready = c.waitForTarget();
+    const ready = this.ready;
+    this.#applier.holdUntilTarget();
+    c.call.send({
       appMetadata: subscriptionRequest(new Uint8Array(0), {
-        viewport: this.#viewport,
-        reverseViewport: this.#reverse,
-        columns: this.#columns,
+        viewport: c.viewport,
+        reverseViewport: c.reverse,
+        columns: c.columns,
       }),
     });
-    await this.ready;
+    const guard = new Guard("Changing the viewport", timeoutMs, "the new rows", options.signal);
+    try {
+      await guard.race(ready);
+    } finally {
+      guard.clear();
+    }
   }
 
   /** Cancels the subscription. Safe to call twice. */
   override close(): void {
     if (this.state === "closed") return;
     super.close();
-    this.#rejectReady(new DeephavenError("The subscription was closed", { code: GrpcCode.CANCELLED }));
+    this.#control.rejectAll(new DeephavenError("The subscription was closed", { code: GrpcCode.CANCELLED }));
+    const call = this.#control.call;
     try {
-      this.#call?.end();
+      call?.end();
     } catch {
       // Already ended.
     }
-    this.#call?.cancel();
+    call?.cancel();
   }
 }
 
@@ -403,9 +712,9 @@ async function firstMessage(it: AsyncIterator<FlightData>, what: string): Promis
   return schemaFromFlatbuffer(r.value.dataHeader);
 }
 
-function exchange(core: SessionCore, what: string, signal?: AbortSignal): Exchange {
+function exchange(core: SessionCore, what: string): Exchange {
   core.checkAlive(what);
-  return core.channel.bidi(rpc(FlightService.method.doExchange), { what, signal }) as unknown as Exchange;
+  return core.channel.bidi(rpc(FlightService.method.doExchange), { what }) as unknown as Exchange;
 }
 
 /** Explains the failures of a subscription or snapshot request in the caller's terms. */
@@ -452,19 +761,21 @@ export async function subscribeTicket(
   const viewport = viewportRowSet(options.viewport);
   const columns = columnIndexes(schemaHint, options.columns);
   const reverse = options.reverse ?? false;
-  const request = (t: LiveTable | undefined) =>
+  const readyTimeoutMs = timeoutOf(options.readyTimeoutMs, "readyTimeoutMs");
+  const request = (c: LiveControl | undefined) =>
     subscriptionRequest(currentTicket(), {
-      columns: t ? t.columnIndexes : columns,
-      viewport: t ? t.viewport : viewport,
-      reverseViewport: t ? t.reverse : reverse,
+      columns: c ? c.columns : columns,
+      viewport: c ? c.viewport : viewport,
+      reverseViewport: c ? c.reverse : reverse,
       useDeephavenNulls: options.useDeephavenNulls,
       minUpdateIntervalMs: options.minUpdateIntervalMs,
       batchSize: options.batchSize,
       maxMessageSize: options.maxMessageSize,
     });
-  const open = async (t: LiveTable | undefined) => {
-    const call = exchange(core, what, options.signal);
-    call.send({ appMetadata: request(t) });
+  const open = async (c: LiveControl | undefined, guard?: Guard) => {
+    const call = exchange(core, what);
+    guard?.hold(() => call.cancel());
+    call.send({ appMetadata: request(c) });
     const it = call[Symbol.asyncIterator]();
     try {
       return { call, it, schema: await firstMessage(it, what) };
@@ -473,88 +784,106 @@ export async function subscribeTicket(
       throw explain(e, what);
     }
   };
-  let stream = await open(undefined);
-  const table = new LiveTable(stream.schema, describeTicket(ticket), viewport, reverse, columns);
-  table.attach(stream.call);
-  const mode = () => (table.viewport !== undefined ? "positional" : "keyed") as "positional" | "keyed";
-  let applier = new UpdateApplier(stream.schema, writerOf(table), mode);
-  /** After a transport failure: wait for the session, subscribe again, and replace the rows. */
-  const resubscribe = async (): Promise<boolean> => {
-    writerOf(table).setState("stale");
-    const generation = core.generation;
-    const deadline = Date.now() + 30_000;
-    while (true) {
-      await core.whenConnected(options.signal);
-      if ((table.state as TableState) === "closed") return false;
-      try {
-        stream = await open(table);
-        break;
-      } catch (e) {
-        const code = (e as DeephavenError).code;
-        // After a new server session a publisher may need a moment to publish again.
-        const retry = (isTransient(e) || (code === GrpcCode.NOT_FOUND && core.generation !== generation)) &&
-          Date.now() < deadline;
-        if (!retry) throw e;
-        await new Promise((r) => setTimeout(r, 500));
-        if (code === GrpcCode.NOT_FOUND) await core.retryReplay(currentTicket());
-      }
-    }
-    table.attach(stream.call);
-    applier = new UpdateApplier(stream.schema, writerOf(table), mode, true);
-    // The table stays stale until the fresh snapshot has replaced its rows (see the read loop).
-    return true;
-  };
-  (async () => {
-    while (true) {
-      let failure: unknown;
-      try {
-        while (true) {
-          const r = await stream.it.next();
-          if (r.done) break;
-          const m = applier.feed(r.value);
-          if (m) {
-            table.checkReady(m);
-            // After a resubscription, the first complete update replaced the rows: the table is current again.
-            if ((table.state as TableState) === "stale") writerOf(table).setState("live");
-          }
-        }
-        failure = new DeephavenError(
-          `${what}: the server ended the subscription; the table may have been released or the server stopped`,
-          { code: GrpcCode.UNAVAILABLE },
-        );
-      } catch (e) {
-        failure = e;
-      }
-      if ((table.state as TableState) === "closed") return;
-      stream.call.cancel();
-      if (core.state === "closed") {
-        // The session was closed by its owner: the subscription ends with it.
-        table.close();
-        return;
-      }
-      const transient = isTransient(failure) && (failure as DeephavenError).code !== GrpcCode.DATA_LOSS;
-      if (!core.reconnects || !transient) {
-        table.fail(explain(failure, what));
-        return;
-      }
-      try {
-        core.reportFailure(failure);
-        // A stream that merely ended while the session is fine (e.g. the table was released) fails at once.
-        if (!(await resubscribe())) return;
-      } catch (e) {
-        table.fail(explain(e, what));
-        return;
-      }
-    }
-  })();
-  options.signal?.addEventListener("abort", () => table.close(), { once: true });
+  const guard = new Guard(what, readyTimeoutMs, "the initial snapshot", options.signal);
+  let table: LiveTable | undefined;
   try {
-    await table.ready;
+    let stream = await guard.race(open(undefined, guard));
+    const t = new LiveTable(
+      stream.schema,
+      describeTicket(ticket),
+      viewport,
+      reverse,
+      columns,
+      readyTimeoutMs,
+    );
+    table = t;
+    guard.hold(() => t.close());
+    const control = controlOf(t);
+    const mode = () => (t.viewport !== undefined ? "positional" : "keyed") as "positional" | "keyed";
+    // Nobody holds the table before its snapshot is complete: updates go to the storage as they come.
+    let applier = new UpdateApplier(stream.schema, control.writer, mode, control, { hold: "quiet" });
+    t.attach(stream.call, applier);
+    /** After a transport failure: wait for the session, subscribe again, and replace the rows. */
+    const resubscribe = async (): Promise<boolean> => {
+      control.writer.setState("stale");
+      const generation = core.generation;
+      const deadline = Date.now() + 30_000;
+      while (true) {
+        await core.whenConnected(options.signal);
+        if ((t.state as TableState) === "closed") return false;
+        try {
+          stream = await open(control);
+          break;
+        } catch (e) {
+          const code = (e as DeephavenError).code;
+          // After a new server session a publisher may need a moment to publish again.
+          const retry = (isTransient(e) || (code === GrpcCode.NOT_FOUND && core.generation !== generation)) &&
+            Date.now() < deadline;
+          if (!retry) throw e;
+          await new Promise((r) => setTimeout(r, 500));
+          if (code === GrpcCode.NOT_FOUND) await core.retryReplay(currentTicket());
+        }
+      }
+      // Readers keep the stale rows until the fresh snapshot is complete; then one update replaces them.
+      applier = new UpdateApplier(stream.schema, control.writer, mode, control, {
+        hold: "queue",
+        replace: true,
+      });
+      t.attach(stream.call, applier);
+      return true;
+    };
+    (async () => {
+      while (true) {
+        let failure: unknown;
+        try {
+          while (true) {
+            const r = await stream.it.next();
+            if (r.done) break;
+            const m = applier.feed(r.value);
+            // After a resubscription the table is current again once the fresh snapshot replaced its rows.
+            if (m && !applier.holding && (t.state as TableState) === "stale") control.writer.setState("live");
+          }
+          failure = new DeephavenError(
+            `${what}: the server ended the subscription; the table may have been released or the server stopped`,
+            { code: GrpcCode.UNAVAILABLE },
+          );
+        } catch (e) {
+          failure = e;
+        }
+        if ((t.state as TableState) === "closed") return;
+        stream.call.cancel();
+        if (core.state === "closed") {
+          // The session was closed by its owner: the subscription ends with it.
+          t.close();
+          return;
+        }
+        const transient = isTransient(failure) && (failure as DeephavenError).code !== GrpcCode.DATA_LOSS;
+        if (!core.reconnects || !transient || !control.everComplete) {
+          // A failure before the table was ever complete is the caller's to see (subscribe rejects).
+          t.fail(explain(failure, what));
+          return;
+        }
+        try {
+          // The session checks its connection: a stream that failed on a healthy connection resubscribes
+          // this table alone, and the session stays connected.
+          core.reportFailure(failure);
+          if (!(await resubscribe())) return;
+        } catch (e) {
+          t.fail(explain(e, what));
+          return;
+        }
+      }
+    })();
+    await guard.race(t.ready);
   } catch (e) {
-    table.close();
-    throw e;
+    table?.close();
+    throw guard.error ?? e;
+  } finally {
+    guard.clear();
   }
-  return table;
+  const live = table;
+  options.signal?.addEventListener("abort", () => live.close(), { once: true });
+  return live;
 }
 
 /**
@@ -578,27 +907,35 @@ export async function snapshotTicket(
   const what = `Snapshot of ${describeTicket(ticket)}`;
   const viewport = viewportRowSet(options.viewport);
   const columns = columnIndexes(schemaHint, options.columns);
-  const call = exchange(core, what, options.signal);
-  call.send({
-    appMetadata: snapshotRequest(ticket, {
-      columns,
-      viewport,
-      reverseViewport: options.reverse ?? false,
-      useDeephavenNulls: options.useDeephavenNulls,
-      batchSize: options.batchSize,
-      maxMessageSize: options.maxMessageSize,
-    }),
-  });
-  call.end();
-  const it = call[Symbol.asyncIterator]();
+  const guard = new Guard(
+    what,
+    timeoutOf(options.readyTimeoutMs, "readyTimeoutMs"),
+    "the snapshot",
+    options.signal,
+  );
+  if (guard.error) throw guard.error;
+  const call = exchange(core, what);
+  guard.hold(() => call.cancel());
   try {
-    const schema = await firstMessage(it, what);
+    call.send({
+      appMetadata: snapshotRequest(ticket, {
+        columns,
+        viewport,
+        reverseViewport: options.reverse ?? false,
+        useDeephavenNulls: options.useDeephavenNulls,
+        batchSize: options.batchSize,
+        maxMessageSize: options.maxMessageSize,
+      }),
+    });
+    call.end();
+    const it = call[Symbol.asyncIterator]();
+    const schema = await guard.race(firstMessage(it, what));
     const { table, writer } = createLocalTable(schema);
     // Snapshot rows are appended in arrival order (as Deephaven's Java client does).
     const applier = new UpdateApplier(schema, writer, () => "append");
     let bytes = 0, done = 0;
     while (true) {
-      const r = await it.next();
+      const r = await guard.race(it.next());
       if (r.done) break;
       const m = applier.feed(r.value);
       if (options.onProgress) {
@@ -613,6 +950,8 @@ export async function snapshotTicket(
     return table;
   } catch (e) {
     call.cancel();
-    throw explain(e, what);
+    throw guard.error ?? explain(e, what);
+  } finally {
+    guard.clear();
   }
 }

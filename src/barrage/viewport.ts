@@ -58,6 +58,11 @@ export function viewportChange(m: ViewportMessage, oldSize: number): KeyedChange
       code: GrpcCode.DATA_LOSS,
     });
   }
+  if (m.modified.some((rs) => !rs.isEmpty && lastOffset(rs) >= newSize)) {
+    throw new DeephavenError("Malformed viewport update: a modified offset is past the end of the viewport", {
+      code: GrpcCode.DATA_LOSS,
+    });
+  }
   const shifts = positionalShifts(m.removed, m.added, oldSize);
   return {
     isSnapshot: m.isSnapshot,

@@ -100,6 +100,9 @@ export interface TableInfo {
 
 const LONG_MIN = -(2n ** 63n);
 
+/** Deadline of the refresh that checks the connection after a call failed, ms. */
+const PROBE_TIMEOUT_MS = 5_000;
+
 /** Converts a creation response into {@linkcode TableInfo}, or throws its error. */
 export function tableInfo(r: ExportedTableCreationResponse, what: string): TableInfo {
   if (!r.success) {
@@ -169,6 +172,8 @@ export class SessionCore {
   readonly #reconnect: Required<ReconnectOptions> | undefined;
   #stateListeners = new Set<(s: SessionState) => void>();
   #reconnecting: Promise<void> | undefined;
+  /** The refresh that checks the connection after a call failed (see reportFailure). */
+  #probing: Promise<void> | undefined;
   /** Increases each time the server gave us a new session (after a restart or expiry). */
   generation = 0;
   readonly #replays = new Map<
@@ -289,7 +294,7 @@ export class SessionCore {
       } catch (e) {
         if ((this.state as SessionState) === "closed") return;
         if (this.#reconnect) {
-          this.reportFailure(e);
+          this.reportFailure(e, true);
           return;
         }
         this.#keepAliveFailures++;
@@ -308,9 +313,15 @@ export class SessionCore {
 
   /**
    * Tells the session that a call failed. A transport error (or a session the
-   * server no longer knows) starts reconnection, when it is on.
+   * server no longer knows) starts reconnection, when it is on. One call's
+   * failure does not prove the connection lost (a single stream can be reset
+   * while the connection is fine): unless `verified`, the session first checks
+   * with a refresh and stays connected when that answers.
+   *
+   * @param e The call's error.
+   * @param verified Whether the failure is already known to be the connection's (a failed refresh).
    */
-  reportFailure(e: unknown): void {
+  reportFailure(e: unknown, verified = false): void {
     if (!this.#reconnect || this.state !== "connected") return;
     const code = (e as { code?: number })?.code;
     if (
@@ -319,6 +330,19 @@ export class SessionCore {
     ) {
       return;
     }
+    if (verified || code === GrpcCode.UNAUTHENTICATED) {
+      this.#startReconnecting();
+      return;
+    }
+    if (this.#probing) return;
+    // The probe's own failure comes back here while it runs, and is ignored: its outcome decides.
+    this.#probing = this.refresh(PROBE_TIMEOUT_MS, undefined, "Checking the connection").then(
+      () => {},
+      (err) => this.reportFailure(err, true),
+    ).finally(() => (this.#probing = undefined));
+  }
+
+  #startReconnecting(): void {
     if (!this.#reconnecting) {
       this.#reconnecting = this.#reconnectLoop().finally(() => (this.#reconnecting = undefined));
       this.#reconnecting.catch(() => {});

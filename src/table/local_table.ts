@@ -572,6 +572,19 @@ export class TableWriter {
   }
 
   /**
+   * Tells listeners about a change already made to the storage, for producers that build one change in
+   * several steps: a snapshot that arrives in many messages is applied to the storage as it comes and
+   * announced once, when it is complete.
+   *
+   * @param u The change (its `size` is taken from the table).
+   * @returns The update delivered, or `undefined` when the table is closed.
+   */
+  announce(u: Omit<TableUpdate, "size">): TableUpdate | undefined {
+    if (this.#access.state() === "closed") return undefined;
+    return this.#access.emit({ ...u, size: this.#storage.size });
+  }
+
+  /**
    * Moves the table to a new state (`closed` is final; `failed` only moves to `closed`).
    *
    * @param state The new state.

@@ -116,6 +116,15 @@ export function positionalShifts(removed: RowSet, added: RowSet, oldSize: number
   return entries.length ? ShiftData.fromEntries(entries) : ShiftData.EMPTY;
 }
 
+/** A change that does not fit the table it is applied to: the table would no longer match its source. */
+function malformedChange(what: string): DeephavenError {
+  return new DeephavenError(
+    `Malformed update: ${what}, so the local table would no longer match its source; ` +
+      "subscribe again, and report this with the server version if it repeats",
+    { code: GrpcCode.DATA_LOSS },
+  );
+}
+
 function* chunkValues(data: ColumnData): Generator<[Chunk, number]> {
   for (const c of data) yield [c, c.length];
 }
@@ -293,13 +302,17 @@ export class TableStorage {
    *
    * @param d The change.
    * @returns What changed, for the update event.
+   * @throws {DeephavenError} `DATA_LOSS` when the change does not fit the rows held: it removes, modifies or
+   *   fills rows that are not there, or (outside snapshots) adds rows that are.
    */
   applyKeyed(d: KeyedChange): AppliedChange {
     // 1. Removes, in pre-shift key space.
-    let removed = d.removed;
+    const removed = d.removed;
     let removedSlots: Int32Array = EMPTY_SLOTS;
     if (!removed.isEmpty) {
-      removed = removed.intersect(this.#rowSet);
+      if (!removed.isSubsetOf(this.#rowSet)) {
+        throw malformedChange(`it removes ${removed.minus(this.#rowSet).size} rows the table does not hold`);
+      }
       removedSlots = this.#removePositions(this.#rowSet.positionRangesOf(removed));
       this.#rowSet = this.#rowSet.minus(removed);
     }
@@ -308,6 +321,9 @@ export class TableStorage {
     if (shifted) this.#rowSet = this.#rowSet.shift(d.shifts as ShiftData);
     // 3. Adds: new keys get slots at their positions.
     const fresh = d.added.minus(this.#rowSet);
+    if (!d.isSnapshot && fresh.size !== d.added.size) {
+      throw malformedChange(`it adds ${d.added.size - fresh.size} rows the table already holds`);
+    }
     let addedSlots: Int32Array = EMPTY_SLOTS;
     if (!fresh.isEmpty) {
       const next = this.#rowSet.union(fresh);
@@ -316,6 +332,9 @@ export class TableStorage {
     }
     // 4. Add data, for the keys that carry it. Keys that were already here (growing snapshots) count as modified.
     const included = d.addedIncluded ?? d.added;
+    if (d.addedIncluded && !included.isSubsetOf(this.#rowSet)) {
+      throw malformedChange("it carries data for rows the table does not hold");
+    }
     let modified = RowSet.EMPTY;
     const modifiedColumns = new Set<string>();
     if (!included.isEmpty && d.addData.some((c) => c.length > 0)) {
@@ -334,6 +353,7 @@ export class TableStorage {
     // 5. Modifications, per column.
     d.modified.forEach((keys, i) => {
       if (keys.isEmpty) return;
+      if (!keys.isSubsetOf(this.#rowSet)) throw malformedChange("it modifies rows the table does not hold");
       const slots = this.#slotsAt(this.#rowSet.positionRangesOf(keys), keys.size);
       this.#write(i, d.modData[i] ?? [], slots);
       modifiedColumns.add(this.columns[i].name);

@@ -65,7 +65,9 @@ export {
   type Capturable,
 } from "./src/barrage/barrage_session.ts";
 export {
+  DEFAULT_READY_TIMEOUT_MS,
   type LiveTable,
+  type SetViewportOptions,
   type SnapshotProgress,
   type SubscribeOptions,
   type Viewport,

@@ -273,13 +273,15 @@ class LiveControl {
   /** The viewport and direction of the rows held (from the latest snapshot applied). */
   effectiveViewport: RowSet | undefined;
   effectiveReverse = false;
+  /** The columns the rows held carry (from the latest snapshot applied; `undefined`: all). */
+  effectiveColumns: Set<number> | undefined;
   /** The source positions of the rows held, computed on demand. */
   positions: RowSet | undefined;
   readonly waiters: { resolve: () => void; reject: (e: DeephavenError) => void }[] = [];
   /** Whether the table was ever complete (its initial snapshot arrived). */
   everComplete = false;
   /** Columns unsubscribed by a viewport change, to empty when its rows arrive. */
-  readonly dropped = new Set<number>();
+  readonly dropped: Set<number> = new Set();
 
   constructor(
     readonly writer: TableWriter,
@@ -319,6 +321,9 @@ class LiveControl {
     if (m.isSnapshot && m.effectiveViewport !== undefined) {
       this.effectiveViewport = m.effectiveViewport;
       this.effectiveReverse = m.effectiveReverseViewport;
+    }
+    if (m.isSnapshot && m.effectiveColumnSet !== undefined) {
+      this.effectiveColumns = new Set(m.effectiveColumnSet);
     }
     this.positions = undefined;
   }
@@ -486,10 +491,22 @@ class UpdateApplier {
 
   /** Applies one completed update to the storage, and tells listeners when `announce`. */
   #apply(u: Completed, announce: boolean): void {
-    const m = u.meta;
+    let m = u.meta;
     const w = this.writer;
     const storage = w.storage;
     this.live?.applied(m);
+    const cols = this.live?.effectiveColumns;
+    if (cols && cols.size < this.#schema.fields.length) {
+      // The server's producer may carry columns that other subscribers to the table asked for: as Deephaven's
+      // Java client, keep only this subscription's columns (the others stay empty).
+      u = {
+        ...u,
+        addData: u.addData.map((d, i) => (cols.has(i) ? d : [])),
+        modData: u.modData.map((d, i) => (cols.has(i) ? d : [])),
+        meta: { ...m, modifiedRows: m.modifiedRows.map((rs, i) => (cols.has(i) ? rs : RowSet.EMPTY)) },
+      };
+      m = u.meta;
+    }
     const mode = this.mode();
     if (mode === "append") {
       const n = u.addCount;

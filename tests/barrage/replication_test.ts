@@ -1,23 +1,46 @@
 /**
  * Replication under random changes, after Deephaven's BarrageMessageRoundTripTest: a keyed input table on the
  * server gets random inserts, deletes and modifications (seeded Python `random.Random`), and a view sorted by
- * a random column turns them into shifts, removes and adds in the middle. After every step, a full
- * subscription, a viewport (rows 0..19) and a reverse viewport (the last 20 rows) of the sorted view must
- * equal the server's DoGet snapshot, and the update events must describe what changed.
+ * a random column turns them into shifts, removes and adds in the middle, so rows move up and down through
+ * every window. Each seed subscribes five ways:
+ * - a full subscription, whose update events must describe what changed (by key column K);
+ * - a full subscription to a random column subset (D and some others), whose modifications include columns it
+ *   does not receive; the columns it does not receive stay empty;
+ * - a fixed viewport (rows 0..19);
+ * - two viewports that change at random after every step with `setViewport()`: forward and reverse, windows
+ *   that straddle or lie past the end, two-range windows, column subsets, and changes sent back to back.
+ * After every step and every viewport change, each table must equal the server's DoGet rows for its window
+ * (the subscribed columns), its `sourceSize` the server's row count, and for viewports `sourcePosition()` must
+ * map each local row back to its position in the server's table. A viewport change must hold its new rows
+ * when `setViewport()` resolves (the server's table does not change between steps). Local queries on the
+ * subset and the viewports (`where`, `aggBy`) must equal the same operations run by the server on the same
+ * rows (`view`, `head`, `slice`, `where`, `aggBy`). Every update keeps the size in step with its adds and
+ * removes, and no snapshot update reports rows as modified.
  */
 
 import assert from "node:assert/strict";
 import type * as arrow from "apache-arrow";
-import { barrageSession, type LiveTable, Session, type TableUpdate } from "../../mod.ts";
+import {
+  agg,
+  barrageSession,
+  type LiveTable,
+  type LocalTable,
+  RowSet,
+  Session,
+  type TableRef,
+  type TableUpdate,
+} from "../../mod.ts";
 import { scopeTicket } from "../../src/session/ticket.ts";
 import { serverTest } from "../../testing/server.ts";
-import { tableDiffs } from "../../testing/compare.ts";
+import { type Cell, cellEqual, showCell, tableDiffs, vectorCells } from "../../testing/compare.ts";
+import { mulberry32 } from "../../testing/prng.ts";
 import { since, waitUntil } from "../../testing/wait.ts";
 
-const SEEDS = 12;
-const STEPS = 8;
+const SEEDS = Number(Deno.env.get("REPL_SEEDS") ?? 24);
+const STEPS = Number(Deno.env.get("REPL_STEPS") ?? 6);
 const VIEWPORT = 20;
 const WAIT_MS = 10_000;
+const COLUMNS = ["K", "I", "D", "S"];
 
 /** Python run once in the server's global scope: table factory and the random step. */
 const SETUP = `
@@ -104,6 +127,84 @@ function rowsByKey(t: arrow.Table): Map<number, string> {
   return out;
 }
 
+/** The cells of some columns of an Arrow table, by column. */
+function cellsOf(t: arrow.Table, columns: string[]): Cell[][] {
+  return columns.map((c) => vectorCells(t.getChild(c)!));
+}
+
+/** A window of a subscription: the rows by position, and whether positions count from the end. */
+interface Window {
+  rows: RowSet;
+  reverse: boolean;
+}
+
+/** The source positions a window covers in a table of `n` rows, ascending. */
+function positionsOf(w: Window | undefined, n: number): number[] {
+  if (!w) return Array.from({ length: n }, (_, i) => i);
+  const within = n > 0 ? w.rows.intersect(RowSet.range(0, n - 1)) : RowSet.EMPTY;
+  const out = [...within].map(Number);
+  return w.reverse ? out.map((p) => n - 1 - p).reverse() : out;
+}
+
+/** One subscription of a seed and what it must hold. */
+interface Sub {
+  label: string;
+  table: LiveTable;
+  /** The subscribed columns. */
+  columns: string[];
+  /** The viewport (`undefined`: the whole table). */
+  window: Window | undefined;
+}
+
+/**
+ * The differences between a subscription and the server's rows: its window's rows in the subscribed columns,
+ * empty other columns, the source size, and (viewports) the source position of every row.
+ */
+function subDiffs(sub: Sub, expected: arrow.Table): string[] {
+  const out: string[] = [];
+  const n = expected.numRows;
+  const positions = positionsOf(sub.window, n);
+  const t = sub.table;
+  if (t.sourceSize !== n) out.push(`sourceSize ${t.sourceSize}, server ${n}`);
+  if (t.size !== positions.length) {
+    out.push(`${t.size} rows, expected ${positions.length} (source rows ${n})`);
+  }
+  const local = t.toArrow();
+  const mine = cellsOf(local, sub.columns), theirs = cellsOf(expected, sub.columns);
+  for (let r = 0; r < Math.min(t.size, positions.length) && out.length < 10; r++) {
+    sub.columns.forEach((c, j) => {
+      const a = mine[j][r], e = theirs[j][positions[r]];
+      if (!cellEqual(a, e)) {
+        out.push(`row ${r} (source row ${positions[r]}), ${c}: ${showCell(a)}, expected ${showCell(e)}`);
+      }
+    });
+    if (sub.window) {
+      const p = t.sourcePosition(r);
+      if (p !== positions[r]) out.push(`sourcePosition(${r}) = ${p}, expected ${positions[r]}`);
+    }
+  }
+  for (const c of COLUMNS.filter((c) => !sub.columns.includes(c))) {
+    const filled = vectorCells(local.getChild(c)!).filter((x) => x !== null).length;
+    if (filled > 0) out.push(`column ${c} is not subscribed but holds ${filled} values`);
+  }
+  return out;
+}
+
+/** The differences between a derived local table and a server table, in the given columns, in order. */
+function rowDiffs(local: LocalTable, server: arrow.Table, columns: string[]): string[] {
+  const a = cellsOf(local.toArrow(), columns), e = cellsOf(server, columns);
+  const out: string[] = [];
+  if (local.size !== server.numRows) out.push(`${local.size} rows, server ${server.numRows}`);
+  for (let r = 0; r < Math.min(local.size, server.numRows) && out.length < 10; r++) {
+    columns.forEach((c, j) => {
+      if (!cellEqual(a[j][r], e[j][r])) {
+        out.push(`row ${r}, ${c}: ${showCell(a[j][r])}, server ${showCell(e[j][r])}`);
+      }
+    });
+  }
+  return out;
+}
+
 /** What one subscription reported during a step. */
 interface Seen {
   updates: TableUpdate[];
@@ -117,15 +218,52 @@ function watch(table: LiveTable, keyed: boolean): { seen: Seen; stop: () => void
   const seen: Seen = { updates: [], addedK: new Set(), modifiedK: new Set() };
   const stop = table.onUpdate((u) => {
     seen.updates.push(u);
-    const kAt = (key: bigint) => table.get(keyed ? table.rowSet.positionOf(key) : Number(key), "K") as number;
+    if (!keyed) return;
+    const kAt = (key: bigint) => table.get(table.rowSet.positionOf(key), "K") as number;
     for (const key of u.added) seen.addedK.add(kAt(key));
     for (const key of u.modified) seen.modifiedK.add(kAt(key));
   });
   return { seen, stop };
 }
 
+/** A random window for a table of about `n` rows: inside, straddling the end, past the end, or two ranges. */
+function randomWindow(rnd: () => number, n: number): Window {
+  const int = (k: number) => Math.floor(rnd() * k);
+  const r = rnd();
+  let rows: RowSet;
+  if (r < 0.15) {
+    const first = n + int(10);
+    rows = RowSet.range(first, first + int(10));
+  } else if (r < 0.3) {
+    const a = int(Math.max(1, n));
+    const b = a + 2 + int(6);
+    rows = RowSet.fromRanges([[a, a + int(4)], [b + 4, b + 4 + int(10)]]);
+  } else if (r < 0.45) {
+    const first = Math.max(0, n - 1 - int(8));
+    rows = RowSet.range(first, first + 5 + int(15));
+  } else {
+    const first = int(Math.max(1, n));
+    rows = RowSet.range(first, first + int(25));
+  }
+  return { rows, reverse: rnd() < 0.5 };
+}
+
+/** D and a random choice of the other columns, in schema order. */
+function randomColumns(rnd: () => number): string[] {
+  return COLUMNS.filter((c) => c === "D" || rnd() < 0.5);
+}
+
+/** The single range `[from, to)` of source positions a one-range window covers, or `undefined`. */
+function sliceOf(w: Window, n: number): [number, number] | undefined {
+  if (w.rows.rangeCount !== 1) return undefined;
+  const first = Number(w.rows.first()), last = Number(w.rows.last());
+  return w.reverse
+    ? [Math.max(0, n - 1 - last), Math.max(0, n - first)]
+    : [Math.min(first, n), Math.min(last + 1, n)];
+}
+
 serverTest(
-  "replication: full, viewport and reverse viewport subscriptions follow random changes",
+  "replication: full, subset, fixed and changing viewport subscriptions follow random changes",
   {},
   async (server) => {
     const { host, port } = server;
@@ -135,86 +273,194 @@ serverTest(
     const bs = await barrageSession({ host, port });
     const mismatches: string[] = [];
     const eventErrors: string[] = [];
-    let steps = 0, shifted = 0, rowsChecked = 0;
+    const counts = {
+      steps: 0,
+      shifted: 0,
+      rowsChecked: 0,
+      viewportChanges: 0,
+      pastEnd: 0,
+      twoRanges: 0,
+      reverse: 0,
+      backToBack: 0,
+      derived: 0,
+    };
     try {
       for (let seed = 0; seed < SEEDS; seed++) {
         const name = `repl_sorted_${seed}`;
-        // Seeds start with 5..50 rows, so the viewports cover both a short and a long table.
-        await session.runScript(`repl_create(${seed}, ${5 + 5 * seed})`);
+        const rnd = mulberry32(0x5eed + seed);
+        // Seeds start with 5..60 rows, so the viewports cover both short and long tables.
+        await session.runScript(`repl_create(${seed}, ${5 + 5 * (seed % 12)})`);
         const ref = session.openTable(name);
         const opts = { minUpdateIntervalMs: 100 };
-        const subs: { label: string; table: LiveTable; window: (n: number) => [number, number] }[] = [
+        const subsetColumns = randomColumns(rnd);
+        const windows = [randomWindow(rnd, 20), { ...randomWindow(rnd, 20), reverse: true }];
+        const randomCols = [randomColumns(rnd), randomColumns(rnd)];
+        const fixed: Window = { rows: RowSet.range(0, VIEWPORT - 1), reverse: false };
+        const subs: Sub[] = [
           {
             label: "full",
             table: await bs.subscribe(scopeTicket(name), opts),
-            window: (n) => [0, n],
+            columns: COLUMNS,
+            window: undefined,
+          },
+          {
+            label: `full ${subsetColumns.join(",")}`,
+            table: await bs.subscribe(scopeTicket(name), { ...opts, columns: subsetColumns }),
+            columns: subsetColumns,
+            window: undefined,
           },
           {
             label: `viewport 0..${VIEWPORT - 1}`,
-            table: await bs.subscribe(bs.session.openTable(name), {
-              ...opts,
-              viewport: { first: 0, last: VIEWPORT - 1 },
-            }),
-            window: (n) => [0, Math.min(n, VIEWPORT)],
+            table: await bs.subscribe(bs.session.openTable(name), { ...opts, viewport: fixed.rows }),
+            columns: COLUMNS,
+            window: fixed,
           },
-          {
-            label: `reverse viewport last ${VIEWPORT}`,
+          ...await Promise.all([0, 1].map(async (i) => ({
+            label: `changing viewport ${i}`,
             table: await bs.subscribe(scopeTicket(name), {
               ...opts,
-              viewport: { first: 0, last: VIEWPORT - 1 },
-              reverse: true,
+              viewport: windows[i].rows,
+              reverse: windows[i].reverse,
+              columns: randomCols[i],
             }),
-            window: (n) => [Math.max(0, n - VIEWPORT), n],
-          },
+            columns: randomCols[i],
+            window: windows[i],
+          }))),
         ];
+        // Local queries on the subset and the viewports, and the same operations on the server.
+        const subsetRef = ref.view(subsetColumns);
+        const derived: {
+          label: string;
+          local: LocalTable;
+          server: () => TableRef | undefined;
+          columns: string[];
+          exact?: boolean;
+        }[] = [
+          {
+            label: "subset where",
+            local: subs[1].table.where("D > 0"),
+            server: () => subsetRef.where("D > 0"),
+            columns: subsetColumns,
+          },
+          {
+            label: "subset aggBy",
+            local: subs[1].table.aggBy({ N: "count()", Hi: "max(D)", Lo: "min(D)" }),
+            server: () => subsetRef.aggBy([agg.count("N"), agg.max("Hi = D"), agg.min("Lo = D")]),
+            columns: ["N", "Hi", "Lo"],
+            exact: true,
+          },
+          {
+            label: "viewport where",
+            local: subs[2].table.where("D > 0"),
+            server: () => ref.head(VIEWPORT).where("D > 0"),
+            columns: COLUMNS,
+          },
+          {
+            label: "viewport aggBy",
+            local: subs[2].table.aggBy({ N: "count()", Total: "sum(I)", Hi: "max(D)" }),
+            server: () => ref.head(VIEWPORT).aggBy([agg.count("N"), agg.sum("Total = I"), agg.max("Hi = D")]),
+            columns: ["N", "Total", "Hi"],
+            exact: true,
+          },
+          ...[3, 4].map((i) => ({
+            label: `changing viewport ${i - 3} where`,
+            local: subs[i].table.where("D > 0"),
+            server: () => {
+              const w = subs[i].window!;
+              const range = sliceOf(w, lastCount);
+              return range && range[1] > range[0]
+                ? ref.view(subs[i].columns).slice(range[0], range[1]).where("D > 0")
+                : undefined;
+            },
+            get columns() {
+              return subs[i].columns;
+            },
+          })),
+        ];
+        let lastCount = 0;
+        const checkDerived = async (where: string, which: (d: typeof derived[number]) => boolean) => {
+          for (const d of derived.filter(which)) {
+            const sref = d.server();
+            if (!sref) {
+              // An empty or two-range window: the local query must be empty or is not compared.
+              continue;
+            }
+            const theirs = await sref.toArrow();
+            await sref.close();
+            const diffs = d.exact
+              ? tableDiffs(d.local.toArrow(), theirs)
+              : rowDiffs(d.local, theirs, d.columns);
+            for (const x of diffs) mismatches.push(`${where}, ${d.label}: ${x}`);
+            counts.derived++;
+          }
+        };
         try {
           let before = await ref.toArrow();
           for (let step = 0; step <= STEPS; step++) {
-            // Step 0 checks the initial snapshot; later steps change the table first.
+            // Step 0 checks the initial snapshots; later steps change the table first.
             const watchers = subs.map((s, i) => watch(s.table, i === 0));
             const sizesBefore = subs.map((s) => s.table.size);
             if (step > 0) await session.runScript(`repl_step(${seed}, ${step})`);
             let expected = await ref.toArrow();
+            const where = `seed ${seed}, step ${step}`;
             for (const s of subs) {
-              const [from, to] = s.window(expected.numRows);
-              // Equal rows in the window, and the same table size (viewports learn it from the messages).
-              const equal = () =>
-                s.table.sourceSize === expected.numRows &&
-                tableDiffs(s.table.toArrow(), expected, { expectedRows: [from, to] }).length === 0;
-              if (!await waitUntil(s.table, equal, WAIT_MS)) {
+              if (!await waitUntil(s.table, () => subDiffs(s, expected).length === 0, WAIT_MS)) {
                 // Maybe the server's snapshot was older than its final state: take it again once.
                 expected = await ref.toArrow();
-                const [f2, t2] = s.window(expected.numRows);
-                for (const d of tableDiffs(s.table.toArrow(), expected, { expectedRows: [f2, t2] })) {
-                  mismatches.push(`seed ${seed}, step ${step}, ${s.label}: ${d}`);
-                }
+                for (const d of subDiffs(s, expected)) mismatches.push(`${where}, ${s.label}: ${d}`);
               }
-              const [f3, t3] = s.window(expected.numRows);
-              rowsChecked += t3 - f3;
-              if (s.table.sourceSize !== expected.numRows) {
-                eventErrors.push(
-                  `seed ${seed}, step ${step}, ${s.label}: sourceSize ${s.table.sourceSize}, server ${expected.numRows}`,
-                );
+              counts.rowsChecked += s.table.size;
+            }
+            lastCount = expected.numRows;
+            await checkDerived(where, () => true);
+
+            // Viewport changes: the new rows are there when setViewport() resolves (the table is not changing).
+            for (const i of [3, 4]) {
+              const s = subs[i];
+              const changes = rnd() < 0.25 ? 2 : 1;
+              const pending: Promise<void>[] = [];
+              for (let k = 0; k < changes; k++) {
+                const w = randomWindow(rnd, expected.numRows);
+                if (rnd() < 0.3) w.reverse = s.window!.reverse; // keep the direction at times
+                const cols = rnd() < 0.5 ? randomColumns(rnd) : s.columns;
+                s.window = w;
+                s.columns = cols;
+                pending.push(s.table.setViewport(w.rows, { reverse: w.reverse, columns: cols }));
+                counts.viewportChanges++;
+                if (positionsOf(w, expected.numRows).length === 0) counts.pastEnd++;
+                if (w.rows.rangeCount > 1) counts.twoRanges++;
+                if (w.reverse) counts.reverse++;
               }
+              if (changes > 1) counts.backToBack++;
+              await Promise.all(pending);
+              const label = `${where}, ${s.label} after setViewport(${s.window!.rows}${
+                s.window!.reverse ? ", reverse" : ""
+              }, [${s.columns}])`;
+              for (const d of subDiffs(s, expected)) mismatches.push(`${label}: ${d}`);
+              counts.rowsChecked += s.table.size;
+              await checkDerived(label, (d) => d.label.startsWith(`changing viewport ${i - 3}`));
             }
             watchers.forEach((w) => w.stop());
-            steps++;
+            counts.steps++;
 
-            // Events: the running size follows added - removed on every subscription.
+            // Events: the running size follows added - removed, and snapshots never report modified rows.
             subs.forEach((s, i) => {
               let size = sizesBefore[i];
               for (const u of watchers[i].seen.updates) {
                 size += u.added.size - u.removed.size;
                 if (u.size !== size) {
                   eventErrors.push(
-                    `seed ${seed}, step ${step}, ${s.label}: update size ${u.size}, expected ${size} from the adds and removes`,
+                    `${where}, ${s.label}: update size ${u.size}, expected ${size} from the adds and removes`,
+                  );
+                }
+                if (u.isSnapshot && !u.modified.isEmpty) {
+                  eventErrors.push(
+                    `${where}, ${s.label}: a snapshot update reports ${u.modified.size} rows modified`,
                   );
                 }
               }
               if (size !== s.table.size) {
-                eventErrors.push(
-                  `seed ${seed}, step ${step}, ${s.label}: events sum to ${size}, size ${s.table.size}`,
-                );
+                eventErrors.push(`${where}, ${s.label}: events sum to ${size}, size ${s.table.size}`);
               }
             });
 
@@ -225,40 +471,38 @@ serverTest(
               const dels = new Set([...b.keys()].filter((k) => !a.has(k)));
               const mods = new Set([...a.keys()].filter((k) => b.has(k) && b.get(k) !== a.get(k)));
               const seen = watchers[0].seen;
-              if (seen.updates.some((u) => u.shifted)) shifted++;
-              const where = `seed ${seed}, step ${step}, full`;
+              if (seen.updates.some((u) => u.shifted)) counts.shifted++;
+              const at = `${where}, full`;
               const removed = seen.updates.reduce((n, u) => n + u.removed.size, 0);
               const reAdded = [...seen.addedK].filter((k) => mods.has(k)).length;
               for (const k of ins) {
-                if (!seen.addedK.has(k)) {
-                  eventErrors.push(`${where}: inserted K=${k} not reported`);
-                }
+                if (!seen.addedK.has(k)) eventErrors.push(`${at}: inserted K=${k} not reported`);
               }
               for (const k of seen.addedK) {
                 if (!ins.has(k) && !mods.has(k)) {
-                  eventErrors.push(
-                    `${where}: K=${k} reported added but unchanged`,
-                  );
+                  eventErrors.push(`${at}: K=${k} reported added but unchanged`);
                 }
               }
               for (const k of seen.modifiedK) {
-                if (!mods.has(k)) eventErrors.push(`${where}: K=${k} reported modified but not changed`);
+                if (!mods.has(k)) eventErrors.push(`${at}: K=${k} reported modified but not changed`);
               }
               for (const k of mods) {
                 if (!seen.addedK.has(k) && !seen.modifiedK.has(k)) {
-                  eventErrors.push(`${where}: modified K=${k} not reported`);
+                  eventErrors.push(`${at}: modified K=${k} not reported`);
                 }
               }
               if (removed !== dels.size + reAdded) {
                 eventErrors.push(
-                  `${where}: ${removed} rows reported removed, expected ${dels.size} deleted + ${reAdded} moved`,
+                  `${at}: ${removed} rows reported removed, expected ${dels.size} deleted + ${reAdded} moved`,
                 );
               }
             }
             before = expected;
           }
         } finally {
+          for (const d of derived) d.local.close();
           for (const s of subs) s.table.close();
+          await subsetRef.close();
           await ref.close();
           await session.runScript(`repl_drop(${seed})`);
         }
@@ -267,11 +511,17 @@ serverTest(
       await bs.close();
     }
     console.log(
-      `${SEEDS} seeds, ${steps} checks, ${rowsChecked} rows compared, ${shifted} steps with shifts, ` +
-        `${mismatches.length} mismatches, ${eventErrors.length} event errors, ${since(start)} ms`,
+      `${SEEDS} seeds, ${counts.steps} steps, ${counts.viewportChanges} viewport changes (${counts.pastEnd} empty or past ` +
+        `the end, ${counts.twoRanges} two-range, ${counts.reverse} reverse, ${counts.backToBack} back to back), ` +
+        `${counts.rowsChecked} rows compared, ${counts.derived} local queries compared, ${counts.shifted} steps with ` +
+        `shifts, ${mismatches.length} mismatches, ${eventErrors.length} event errors, ${since(start)} ms`,
     );
     assert.deepEqual(mismatches.slice(0, 40), [], `${mismatches.length} mismatches`);
     assert.deepEqual(eventErrors.slice(0, 40), [], `${eventErrors.length} event errors`);
-    assert.ok(shifted > 0, "the sorted view produced shifts");
+    assert.ok(counts.shifted > 0, "the sorted view produced shifts");
+    assert.ok(
+      counts.pastEnd > 0 && counts.twoRanges > 0 && counts.backToBack > 0,
+      "every kind of viewport change ran",
+    );
   },
 );

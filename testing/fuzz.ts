@@ -3,7 +3,12 @@
  * (and, as an extra, `schemaFromFlatbuffer`) with random bytes and with mutated real messages recorded from a
  * Deephaven server (`testing/fixtures/barrage_messages.json`).
  *
- * Every case must end in data or a `DeephavenError`. Anything else is a finding:
+ * Some cases are valid messages built by encoders (`encodeRowSet`, `encodeShiftData`, the metadata and record
+ * batch encoders of `testing/barrage_encode.ts`) from random input: they must decode, to exactly that input.
+ *
+ * Every case must end in data or a `DeephavenError` (a valid one: in the encoder's input). Anything else is a
+ * finding:
+ * - `wrong`: a valid message was refused or decoded to something other than the encoder's input;
  * - `crash`: another exception escaped;
  * - `slow`: the case took longer than `slowMs` (default 500 ms), also when run twice more (so a pause of the
  *   process is not a finding);
@@ -40,6 +45,9 @@ import {
   BarrageUpdateMetadata,
 } from "../src/generated/barrage/barrage_generated.ts";
 import { loadRecordedStreams } from "./fixtures/recorded.ts";
+import { encodeRecordBatch, encodeUpdateMetadata } from "./barrage_encode.ts";
+import type { UpdateMetadata } from "../src/barrage/messages.ts";
+import { ColumnStore } from "../src/table/column.ts";
 
 // ------------------------------------------------------------------------------------------------ PRNG
 
@@ -345,11 +353,211 @@ export interface FuzzCase {
   inputSize: number;
   /** Runs the decoder. */
   run: () => unknown;
+  /**
+   * For a valid message built by an encoder: checks the decoded result against the encoder's input, and
+   * returns what differs (`undefined` when equal).
+   */
+  verify?: (decoded: unknown) => string | undefined;
+}
+
+// ------------------------------------------------------------------------------------------------ valid cases
+
+/** A random row set: single keys and ranges, small and large keys. */
+function randomRowSet(r: Rng): RowSet {
+  const ranges: [bigint, bigint][] = [];
+  let key = BigInt(r.chance(0.3) ? r.int(1 << 30) : r.int(100));
+  for (let n = r.int(10); n > 0; n--) {
+    const len = BigInt(r.chance(0.25) ? r.int(100_000) : r.int(3));
+    ranges.push([key, key + len]);
+    key += len + 2n + BigInt(r.chance(0.2) ? r.int(1 << 30) * (r.chance(0.2) ? 1 << 20 : 1) : r.int(64));
+  }
+  return key < 2n ** 62n ? RowSet.fromRanges(ranges) : RowSet.EMPTY;
+}
+
+/** Random shift data whose windows stay apart after shifting. */
+function randomShifts(r: Rng): ShiftData {
+  const entries: [number, number, number][] = [];
+  let start = r.int(1000), floor = 0;
+  for (let n = r.int(5); n > 0; n--) {
+    const end = start + r.int(50);
+    // Shifted, the window must stay above the previous one and at or above 0.
+    const delta = r.chance(0.5) ? r.int(40) + 1 : -r.int(start - floor + 1);
+    if (delta !== 0) entries.push([start, end, delta]);
+    floor = Math.max(end + 1, end + delta + 1);
+    start = floor + r.int(100) + 1;
+  }
+  try {
+    return ShiftData.fromEntries(entries);
+  } catch {
+    return ShiftData.EMPTY;
+  }
+}
+
+function sameRowSet(what: string, a: RowSet | undefined, b: RowSet | undefined): string | undefined {
+  if (a === undefined || b === undefined) return a === b ? undefined : `${what}: ${a} decoded, ${b} encoded`;
+  return a.equals(b) ? undefined : `${what}: ${a.toString(8)} decoded, ${b.toString(8)} encoded`;
+}
+
+function randomMetadata(r: Rng): UpdateMetadata {
+  const columns = r.int(6);
+  return {
+    firstSeq: BigInt(r.int(1 << 30)),
+    lastSeq: BigInt(r.int(1 << 30)),
+    isSnapshot: r.chance(0.5),
+    effectiveViewport: r.chance(0.3) ? randomRowSet(r) : undefined,
+    effectiveReverseViewport: r.chance(0.3),
+    effectiveColumnSet: r.chance(0.3)
+      ? [...new Set(Array.from({ length: r.int(8) }, () => r.int(200)))].sort((a, b) => a - b)
+      : undefined,
+    addedRows: randomRowSet(r),
+    removedRows: randomRowSet(r),
+    shiftData: randomShifts(r),
+    addedRowsIncluded: r.chance(0.3) ? randomRowSet(r) : undefined,
+    modifiedRows: Array.from({ length: columns }, () => (r.chance(0.5) ? randomRowSet(r) : RowSet.EMPTY)),
+    tableSize: r.chance(0.2) ? -1n : BigInt(r.int(1 << 30)) * BigInt(1 + r.int(1000)),
+  };
+}
+
+function metadataDiff(d: UpdateMetadata | undefined, m: UpdateMetadata): string | undefined {
+  if (!d) return "no update metadata decoded";
+  if (d.firstSeq !== m.firstSeq || d.lastSeq !== m.lastSeq) return "sequence numbers differ";
+  if (d.isSnapshot !== m.isSnapshot) return "is_snapshot differs";
+  if (d.effectiveReverseViewport !== m.effectiveReverseViewport) return "effective_reverse_viewport differs";
+  if (d.tableSize !== m.tableSize) return `table_size ${d.tableSize} decoded, ${m.tableSize} encoded`;
+  if (JSON.stringify(d.effectiveColumnSet) !== JSON.stringify(m.effectiveColumnSet)) {
+    return `effective_column_set ${d.effectiveColumnSet} decoded, ${m.effectiveColumnSet} encoded`;
+  }
+  if (!d.shiftData.equals(m.shiftData)) return `shift data ${d.shiftData} decoded, ${m.shiftData} encoded`;
+  if (d.modifiedRows.length !== m.modifiedRows.length) return "a different number of modified columns";
+  return sameRowSet("effective_viewport", d.effectiveViewport, m.effectiveViewport) ??
+    sameRowSet("added_rows", d.addedRows, m.addedRows) ??
+    sameRowSet("removed_rows", d.removedRows, m.removedRows) ??
+    sameRowSet("added_rows_included", d.addedRowsIncluded, m.addedRowsIncluded) ??
+    m.modifiedRows.map((rs, i) => sameRowSet(`modified rows of column ${i}`, d.modifiedRows[i], rs)).find((
+      x,
+    ) => x);
+}
+
+const STRINGS = [
+  "",
+  "a",
+  "alpha",
+  "\u00fcn\u00ef\u00e7\u00f8d\u00e9 \u2713",
+  "\u{1F600} x",
+  "tab\tnew\nline",
+];
+
+/** Random values of a few column types, nulls included, and the vectors that encode them. */
+function randomColumns(r: Rng): { vectors: Record<string, arrow.Vector>; values: Record<string, unknown[]> } {
+  const n = r.int(40) + 1;
+  const gen = (make: () => unknown) => Array.from({ length: n }, () => (r.chance(0.1) ? null : make()));
+  const values: Record<string, unknown[]> = {
+    i: gen(() => r.int(2_000_000) - 1_000_000),
+    l: gen(() => BigInt.asIntN(64, (BigInt(r.u32()) << 32n) | BigInt(r.u32())) || 1n),
+    d: gen(() => (r.chance(0.05) ? NaN : r.chance(0.05) ? -Infinity : (r.u32() - 2 ** 31) / 1024)),
+    b: gen(() => r.chance(0.5)),
+    s: gen(() => r.pick(STRINGS) + r.int(1000)),
+  };
+  // Deephaven's null sentinels cannot be values (Long.MIN_VALUE is null).
+  values.l = values.l.map((v) => (v === -(2n ** 63n) ? 0n : v));
+  const vectors: Record<string, arrow.Vector> = {
+    i: arrow.vectorFromArray(values.i, new arrow.Int32()),
+    l: arrow.vectorFromArray(values.l, new arrow.Int64()),
+    d: arrow.vectorFromArray(values.d, new arrow.Float64()),
+    b: arrow.vectorFromArray(values.b, new arrow.Bool()),
+    s: arrow.vectorFromArray(values.s, new arrow.Utf8()),
+  };
+  return { vectors, values };
+}
+
+/** The decoded chunks of a record batch against the values encoded, read back through a column store. */
+function batchDiff(
+  decoded: unknown,
+  schema: arrow.Schema,
+  values: Record<string, unknown[]>,
+): string | undefined {
+  const batch = decoded as { length: number; columns: unknown[] };
+  const n = values.i.length;
+  if (batch.length !== n) return `${batch.length} rows decoded, ${n} encoded`;
+  for (const [j, f] of schema.fields.entries()) {
+    const store = new ColumnStore(f);
+    store.ensureCapacity(n);
+    const slots = Int32Array.from({ length: n }, (_, i) => i);
+    store.write(batch.columns[j] as never, 0, slots, 0, n);
+    for (let i = 0; i < n; i++) {
+      const got = store.get(i), want = values[f.name][i];
+      if (!Object.is(got, want)) {
+        return `column ${f.name}, row ${i}: ${String(got)} decoded, ${String(want)} encoded`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A valid message built by an encoder from the random input of `seed` (the cases `makeCase` mixes in).
+ *
+ * @param seed Any 32-bit integer.
+ * @returns The case; its `verify` compares a decoded result with the encoder's input.
+ */
+export function makeValidCase(seed: number): FuzzCase {
+  return validCase(new Rng(seed));
+}
+
+/** A valid message built by an encoder from random input. */
+function validCase(r: Rng): FuzzCase {
+  switch (r.int(4)) {
+    case 0: {
+      const rs = randomRowSet(r);
+      const input = encodeRowSet(rs);
+      return {
+        target: "rowset",
+        how: "valid (encoded)",
+        inputSize: input.length,
+        run: () => decodeRowSet(input),
+        verify: (d) => sameRowSet("row set", d as RowSet, rs),
+      };
+    }
+    case 1: {
+      const sd = randomShifts(r);
+      const input = encodeShiftData(sd);
+      return {
+        target: "shift",
+        how: "valid (encoded)",
+        inputSize: input.length,
+        run: () => decodeShiftData(input),
+        verify: (d) => ((d as ShiftData).equals(sd) ? undefined : `${d} decoded, ${sd} encoded`),
+      };
+    }
+    case 2: {
+      const m = randomMetadata(r);
+      const input = encodeUpdateMetadata(m);
+      return {
+        target: "metadata",
+        how: "valid (encoded)",
+        inputSize: input.length,
+        run: () => decodeUpdateMetadata(input),
+        verify: (d) => metadataDiff(d as UpdateMetadata | undefined, m),
+      };
+    }
+    default: {
+      const { vectors, values } = randomColumns(r);
+      const { schema, header, body } = encodeRecordBatch(vectors);
+      return {
+        target: "batch",
+        how: "valid (encoded)",
+        inputSize: header.length + body.length,
+        run: () => decodeRecordBatch(header, body, schema),
+        verify: (d) => batchDiff(d, schema, values),
+      };
+    }
+  }
 }
 
 /** Builds case `index` of a run with seed `seed`. */
 export function makeCase(corpus: Corpus, seed: number, index: number): FuzzCase {
   const r = new Rng(caseSeed(seed, index));
+  if (r.chance(0.1)) return validCase(r);
   const random = r.chance(0.2);
   const randomBytes = () => r.bytes(r.chance(0.7) ? r.int(64) : r.int(2048));
   switch (r.int(5)) {
@@ -455,19 +663,19 @@ export interface Finding {
   /** The seed of the run. */
   seed: number;
   target: Target | "unknown";
-  kind: "crash" | "slow" | "alloc" | "hang" | "died";
+  kind: "crash" | "wrong" | "slow" | "alloc" | "hang" | "died";
   /** The input's origin, the error, the time or the memory growth. */
   detail: string;
   inputSize: number;
 }
 
-/** How each target's cases ended. */
-export type Tally = Record<Target, { data: number; error: number }>;
+/** How each target's cases ended (`valid`: valid messages decoded to the encoder's input). */
+export type Tally = Record<Target, { data: number; error: number; valid: number }>;
 
 function newTally(): Tally {
   const t = {} as Tally;
   for (const k of ["metadata", "rowset", "shift", "batch", "schema"] as Target[]) {
-    t[k] = { data: 0, error: 0 };
+    t[k] = { data: 0, error: 0, valid: 0 };
   }
   return t;
 }
@@ -528,11 +736,14 @@ export function runRange(
     const held: unknown[] = [];
     let outcome: "data" | "error" | "crash" = "data";
     let error: unknown;
+    let wrong: string | undefined;
     try {
       held.push(c.run());
+      if (c.verify) wrong = c.verify(held[0]);
     } catch (e) {
       error = e;
       outcome = e instanceof DeephavenError ? "error" : "crash";
+      if (c.verify && outcome === "error") wrong = `refused: ${(e as Error).message}`;
     }
     const ms = performance.now() - t0;
     const grown = memory() - mem0;
@@ -542,7 +753,12 @@ export function runRange(
       const e = error as Error;
       const where = (e?.stack ?? "").split("\n").slice(1, 4).map((l) => l.trim()).join(" < ");
       found({ ...base, kind: "crash", detail: `${c.how}: ${e?.name}: ${e?.message} at ${where}` });
-    } else tally[c.target][outcome]++;
+    } else if (wrong !== undefined) {
+      found({ ...base, kind: "wrong", detail: `${c.how}: ${wrong}` });
+    } else {
+      tally[c.target][outcome]++;
+      if (c.verify) tally[c.target].valid++;
+    }
     if (ms > slowMs) {
       // A pause of the process (garbage collection, a busy machine) can make any case slow once: only a case
       // that is slow again when repeated is a finding.
@@ -692,6 +908,7 @@ function addTally(into: Tally, t: Tally): void {
   for (const k of Object.keys(into) as Target[]) {
     into[k].data += t[k].data;
     into[k].error += t[k].error;
+    into[k].valid += t[k].valid ?? 0;
   }
 }
 
@@ -849,7 +1066,9 @@ async function main(): Promise<void> {
     console.log(`finding: case ${f.index} seed ${f.seed} ${f.target} ${f.kind}: ${f.detail}`);
   }
   for (const [t, v] of Object.entries(summary.tally)) {
-    console.log(`fuzz: ${t}: ${v.data} decoded, ${v.error} DeephavenError`);
+    console.log(
+      `fuzz: ${t}: ${v.data} decoded (${v.valid} valid messages equal to their input), ${v.error} DeephavenError`,
+    );
   }
   const crashes = summary.findings.length;
   console.log(

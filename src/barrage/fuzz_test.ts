@@ -14,7 +14,7 @@ import { decimalText, decodeRecordBatch } from "./record_batch.ts";
 import { schemaFromFlatbuffer } from "../arrow/ipc.ts";
 import { decimalToBytes } from "../table/to_arrow.ts";
 import { loadRecordedStreams, type RecordedStream } from "../../testing/fixtures/recorded.ts";
-import { fuzz } from "../../testing/fuzz.ts";
+import { fuzz, type FuzzCase, makeValidCase } from "../../testing/fuzz.ts";
 import * as arrow from "../deps/apache_arrow.ts";
 
 const { streams } = loadRecordedStreams();
@@ -108,6 +108,26 @@ Deno.test("fuzz: 4,000 seeded cases each end in data or a DeephavenError, within
   }
   assert.equal(total, 4000, "every case was counted");
   assert.ok(decoded > 200, `a fair share of the damaged inputs still decode (${decoded})`);
+});
+
+Deno.test("fuzz: valid messages from the encoders decode to exactly their input, and a wrong result is caught", () => {
+  const byTarget = new Map<string, { c: FuzzCase; decoded: unknown }[]>();
+  for (let seed = 1; seed <= 800; seed++) {
+    const c = makeValidCase(seed);
+    const decoded = c.run();
+    assert.equal(c.verify!(decoded), undefined, `case ${seed} (${c.target}) decodes to its input`);
+    byTarget.set(c.target, [...(byTarget.get(c.target) ?? []), { c, decoded }]);
+  }
+  assert.deepEqual([...byTarget.keys()].sort(), ["batch", "metadata", "rowset", "shift"]);
+  // The check is not blind: another case's result (of the same decoder) is found different.
+  for (const [target, cases] of byTarget) {
+    let caught = 0, pairs = 0;
+    for (let i = 1; i < cases.length; i++) {
+      pairs++;
+      if (cases[i].c.verify!(cases[i - 1].decoded) !== undefined) caught++;
+    }
+    assert.ok(caught >= pairs * 0.5, `${target}: ${caught} of ${pairs} wrong results caught`);
+  }
 });
 
 // ---- the damage the fuzzer found, as fixed inputs

@@ -199,7 +199,10 @@ class Guard {
 
   /** `p`, or the guard's error as soon as it fires. */
   race<T>(p: Promise<T>): Promise<T> {
-    if (this.#error) return Promise.reject(this.#error);
+    if (this.#error) {
+      p.catch(() => {}); // what it stood for is released; its own failure is of no interest
+      return Promise.reject(this.#error);
+    }
     return Promise.race([p, this.#fired]);
   }
 
@@ -804,6 +807,7 @@ export async function subscribeTicket(
   const guard = new Guard(what, readyTimeoutMs, "the initial snapshot", options.signal);
   let table: LiveTable | undefined;
   try {
+    if (guard.error) throw guard.error;
     let stream = await guard.race(open(undefined, guard));
     const t = new LiveTable(
       stream.schema,

@@ -13,6 +13,7 @@ import type * as arrow from "apache-arrow";
 import type { LocalTable, Session, SessionState } from "../../mod.ts";
 import { sessionCoreOf } from "../../src/session/session.ts";
 import type { BidiCall } from "../../src/transport/channel.ts";
+import type { FlightData } from "../../src/generated/proto/arrow/flight/protocol/flight_pb.ts";
 import { type DhServer, sharedServer } from "../../testing/server.ts";
 import { tableDiffs } from "../../testing/compare.ts";
 
@@ -196,6 +197,68 @@ export function assertMatchesSnapshot(
   return n;
 }
 
+/** What a tap saw of one DoExchange stream (see {@linkcode tapExchanges}). */
+export interface TappedExchange {
+  /** Messages received. */
+  received: FlightData[];
+  /** Whether the client cancelled the call. */
+  cancelled: boolean;
+  /** How the stream ended: `"done"`, an error, or `undefined` while it runs. */
+  ended: "done" | Error | undefined;
+}
+
+/**
+ * A test-only tap on the session's DoExchange streams (subscriptions and Barrage snapshots): it records each
+ * stream's messages, whether the client cancelled it and how it ended, and can replace messages on their way
+ * in (to hand the client a damaged one).
+ *
+ * @param session The session.
+ * @param replace Called with each message received (stream number, message number); what it returns goes on.
+ * @returns The streams seen so far, and a function that removes the tap.
+ */
+export function tapExchanges(
+  session: Session,
+  replace?: (fd: FlightData, stream: number, index: number) => FlightData,
+): { streams: TappedExchange[]; restore: () => void } {
+  const channel = sessionCoreOf(session).channel as unknown as Record<string, unknown>;
+  const original = channel.bidi as (...a: unknown[]) => BidiCall<unknown, FlightData>;
+  const streams: TappedExchange[] = [];
+  channel.bidi = (...args: unknown[]) => {
+    const call = original.apply(channel, args);
+    const inner = call[Symbol.asyncIterator]();
+    const seen: TappedExchange = { received: [], cancelled: false, ended: undefined };
+    const number = streams.push(seen) - 1;
+    return {
+      send: call.send,
+      end: call.end,
+      cancel: () => {
+        seen.cancelled = true;
+        call.cancel();
+      },
+      headers: call.headers,
+      [Symbol.asyncIterator]: () => ({
+        next: async () => {
+          try {
+            const r = await inner.next();
+            if (r.done) {
+              seen.ended ??= "done";
+              return r;
+            }
+            const fd = replace ? replace(r.value, number, seen.received.length) : r.value;
+            seen.received.push(fd);
+            return { done: false, value: fd };
+          } catch (e) {
+            seen.ended ??= e as Error;
+            throw e;
+          }
+        },
+        return: (v?: unknown) => inner.return?.(v) ?? Promise.resolve({ done: true as const, value: v }),
+      }),
+    };
+  };
+  return { streams, restore: () => delete channel.bidi };
+}
+
 /**
  * Records the body size of every FlightData message that the session's DoExchange streams (subscriptions
  * and Barrage snapshots) receive. A test-only tap on the session's channel.
@@ -204,28 +267,12 @@ export function assertMatchesSnapshot(
  * @returns The sizes seen so far, and a function that removes the tap.
  */
 export function tapExchangeSizes(session: Session): { sizes: number[]; restore: () => void } {
-  const channel = sessionCoreOf(session).channel as unknown as Record<string, unknown>;
-  const original = channel.bidi as (...a: unknown[]) => BidiCall<unknown, { dataBody: Uint8Array }>;
   const sizes: number[] = [];
-  channel.bidi = (...args: unknown[]) => {
-    const call = original.apply(channel, args);
-    const inner = call[Symbol.asyncIterator]();
-    return {
-      send: call.send,
-      end: call.end,
-      cancel: call.cancel,
-      headers: call.headers,
-      [Symbol.asyncIterator]: () => ({
-        next: async () => {
-          const r = await inner.next();
-          if (!r.done) sizes.push(r.value.dataBody.length);
-          return r;
-        },
-        return: (v?: unknown) => inner.return?.(v) ?? Promise.resolve({ done: true as const, value: v }),
-      }),
-    };
-  };
-  return { sizes, restore: () => delete channel.bidi };
+  const { restore } = tapExchanges(session, (fd) => {
+    sizes.push(fd.dataBody.length);
+    return fd;
+  });
+  return { sizes, restore };
 }
 
 let gcFn: (() => void) | undefined;

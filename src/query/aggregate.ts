@@ -131,6 +131,101 @@ function md(t: string): Map<string, string> {
   return new Map([["deephaven:type", t]]);
 }
 
+const F64 = new Float64Array(1);
+const U32 = new Uint32Array(F64.buffer);
+
+/** The number of trailing zero bits of a non-zero 32-bit integer. */
+function ctz32(x: number): number {
+  return 31 - Math.clz32(x & -x);
+}
+
+/**
+ * A finite, non-zero double as `m · 2^e` with `m` an odd integer (so the exponent is as large as it can be and
+ * the exact sums stay short).
+ */
+function decompose(v: number): [bigint, number] {
+  F64[0] = v;
+  const lo = U32[0], hi = U32[1];
+  const bits = (hi >>> 20) & 0x7ff;
+  let mhi = hi & 0xfffff;
+  let e = -1074;
+  if (bits !== 0) {
+    mhi += 0x100000;
+    e = bits - 1075;
+  }
+  const tz = lo !== 0 ? ctz32(lo) : 32 + ctz32(mhi);
+  const m = (mhi * 4294967296 + lo) / 2 ** tz; // exact: below 2^53
+  return [BigInt(hi >>> 31 ? -m : m), e + tz];
+}
+
+/** `x · 2^e` as the nearest double (for a non-negative `x` of any size). */
+function scaled(x: bigint, e: number): number {
+  if (x === 0n) return 0;
+  const len = x.toString(16).length * 4;
+  const sh = Math.max(0, len - 64);
+  let out = Number(sh > 0 ? x >> BigInt(sh) : x);
+  // Apply the power of two in steps that cannot overflow or underflow on the way.
+  let p = e + sh;
+  while (p !== 0) {
+    const step = Math.max(-1000, Math.min(1000, p));
+    out *= 2 ** step;
+    p -= step;
+  }
+  return out;
+}
+
+/**
+ * Exact sums of values and of their squares for std and var: integers in units of `2^scale`, so that adding
+ * and removing values any number of times leaves no rounding residue (a running sum of doubles drifts, and
+ * the variance of what remains can be swamped by the error left behind by large values that were removed).
+ * The variance is computed once, from the exact sums.
+ */
+class ExactMoments {
+  readonly scale: number[] = [];
+  readonly s1: bigint[] = [];
+  readonly s2: bigint[] = [];
+
+  #ensure(g: number): void {
+    while (this.scale.length <= g) {
+      this.scale.push(0);
+      this.s1.push(0n);
+      this.s2.push(0n);
+    }
+  }
+
+  /** Adds (`sign` 1) or removes (`sign` -1) `m · 2^e`. */
+  change(g: number, m: bigint, e: number, sign: 1 | -1): void {
+    this.#ensure(g);
+    if (m === 0n) return;
+    if (sign > 0 && this.s2[g] === 0n) {
+      // No value but zeros: start again at this value's scale (the exact sums of what left are zero).
+      this.scale[g] = e;
+      this.s1[g] = 0n;
+      this.s2[g] = 0n;
+    } else if (e < this.scale[g]) {
+      const d = BigInt(this.scale[g] - e);
+      this.s1[g] <<= d;
+      this.s2[g] <<= 2n * d;
+      this.scale[g] = e;
+    }
+    const t = e > this.scale[g] ? m << BigInt(e - this.scale[g]) : m;
+    if (sign > 0) {
+      this.s1[g] += t;
+      this.s2[g] += t * t;
+    } else {
+      this.s1[g] -= t;
+      this.s2[g] -= t * t;
+    }
+  }
+
+  /** The sample variance of the `n` values of group `g` (n > 1). */
+  variance(g: number, n: number): number {
+    this.#ensure(g);
+    const num = BigInt(n) * this.s2[g] - this.s1[g] * this.s1[g]; // n·Σx² − (Σx)², exact and never negative
+    return scaled(num, 2 * this.scale[g]) / n / (n - 1);
+  }
+}
+
 class MomentAgg implements Aggregator {
   readonly field: arrow.Field;
   readonly #cache: Float64Array[] = [new Float64Array(16)];
@@ -146,9 +241,12 @@ class MomentAgg implements Aggregator {
   readonly posInf: number[] = [];
   readonly negInf: number[] = [];
   readonly #kind: ColumnKind;
+  /** Exact sums, for std and var. */
+  readonly #exact: ExactMoments | undefined;
 
   constructor(readonly spec: AggSpec, readonly reader: SlotReader) {
     this.#kind = reader.stores[spec.column].kind;
+    this.#exact = spec.op === "std" || spec.op === "var" ? new ExactMoments() : undefined;
     if (!KINDS[this.#kind].numeric) {
       throw bad(`${spec.op}(${reader.names[spec.column]}) needs a numeric column`);
     }
@@ -200,6 +298,16 @@ class MomentAgg implements Aggregator {
     }
     this.sum[g] += v;
     this.sumSq[g] += v * v;
+    this.#exactChange(g, slot, v, 1);
+  }
+
+  /** Adds or removes a finite value in the exact sums. */
+  #exactChange(g: number, slot: number, v: number, sign: 1 | -1): void {
+    const exact = this.#exact;
+    if (!exact || v === 0) return;
+    const big = this.#kind === "int64" ? this.#big[slot] : undefined;
+    const [m, e] = big !== undefined && big !== null ? [big, 0] : decompose(v);
+    exact.change(g, m, e, sign);
   }
 
   remove(g: number, slot: number): void {
@@ -212,6 +320,7 @@ class MomentAgg implements Aggregator {
     } else {
       this.sum[g] -= v;
       this.sumSq[g] -= v * v;
+      this.#exactChange(g, slot, v, -1);
     }
     if (this.n[g] === this.nan[g] + this.posInf[g] + this.negInf[g]) {
       // No finite values left: drop the rounding residue.
@@ -238,8 +347,7 @@ class MomentAgg implements Aggregator {
     if (op === "sum") return nonFinite ?? this.sum[g];
     if (op === "avg") return nonFinite ?? this.sum[g] / n;
     if (nonFinite !== undefined) return NaN;
-    const mean = this.sum[g] / n;
-    const variance = n > 1 ? Math.max(0, (this.sumSq[g] - n * mean * mean) / (n - 1)) : NaN;
+    const variance = n > 1 ? this.#exact!.variance(g, n) : NaN;
     return op === "var" ? variance : Math.sqrt(variance);
   }
 }

@@ -805,3 +805,55 @@ Deno.test("a derived table tells its listeners about changes, and follows its so
   // A table derived from a closed table is closed at once.
   assert.equal(src.head(2).state, "closed");
 });
+
+/** The sample variance of some numbers, two-pass (the reference for well-conditioned data). */
+function twoPassVariance(xs: number[]): number {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return xs.reduce((a, x) => a + (x - mean) * (x - mean), 0) / (xs.length - 1);
+}
+
+Deno.test("std and var stay exact while huge values come and go, and when the mean dwarfs the spread", () => {
+  const schema = new arrow.Schema([new arrow.Field("V", new arrow.Float64(), true)]);
+  const { table: src, writer } = createLocalTable(schema);
+  const stats = src.aggBy({ Var: "var(V)", Sd: "std(V)" });
+  const r = rand(99);
+  const values = new Map<number, number>();
+  let nextKey = 0;
+  const step = (add: number[], remove: number[]) => {
+    const keys = add.map(() => nextKey++);
+    writer.applyKeyed({
+      isSnapshot: false,
+      removed: RowSet.fromKeys(remove),
+      shifts: undefined,
+      added: RowSet.fromKeys(keys),
+      addData: [[Float64Array.from(add)]],
+      modified: [RowSet.EMPTY],
+      modData: [[]],
+    });
+    for (const k of remove) values.delete(k);
+    keys.forEach((k, i) => values.set(k, add[i]));
+  };
+  const check = (what: string) => {
+    const want = twoPassVariance([...values.values()]);
+    const got = stats.get(0, "Var") as number;
+    assert.ok(Math.abs(got - want) <= 1e-12 * want, `${what}: var ${got}, expected ${want}`);
+    assert.ok(Math.abs((stats.get(0, "Sd") as number) - Math.sqrt(want)) <= 1e-12 * Math.sqrt(want));
+  };
+  // 200 rounds: values of 1e15 arrive and leave, small ones stay (a running sum of doubles keeps the error
+  // the large values left behind, which is far larger than the variance of the small ones).
+  const small: number[] = [];
+  for (let round = 0; round < 200; round++) {
+    const big = Array.from({ length: 50 }, () => (r.next() - 0.5) * 1e15);
+    const firstBig = nextKey;
+    step(big, []);
+    const keep = Array.from({ length: 5 }, () => r.int(-100, 100) / 8);
+    small.push(...keep);
+    step(keep, Array.from({ length: 50 }, (_, i) => firstBig + i));
+  }
+  assert.equal(values.size, small.length);
+  check("after 10,000 huge values came and went");
+  // Values around 1e9 that differ by about 1: n·Σx² and (Σx)² agree in their first 18 digits.
+  step(Array.from({ length: 1000 }, () => 1e9 + r.int(0, 1000) / 256), [...values.keys()]);
+  check("mean 1e9, spread 1");
+  stats.close();
+});

@@ -344,3 +344,71 @@ serverTest(
     }
   },
 );
+
+/**
+ * std and var over 10^6 row updates: 100,000 rows in 10 groups, then the values of 99,000 of them replaced
+ * ten times (huge values first, ordinary ones last; the other 1,000 stay, so no group ever empties), each
+ * change reaching the local aggregation as a modification (a remove and an add). The reference is the server's own std and var of the same rows, computed afresh on a
+ * static copy after each step: the server's live aggregation keeps running double sums, which drift just as a
+ * naive local one would.
+ */
+serverTest(
+  "local std and var stay exact to 1e-9 over 10^6 updates, against the server's std and var",
+  {},
+  async (
+    server,
+  ) => {
+    const { host, port } = server;
+    await using session = await Session.connect({ host, port });
+    const ROWS = 100_000, STEPS = 10;
+    await session.runScript(`
+import random
+from deephaven import input_table, dtypes, new_table, agg
+from deephaven.column import int_col, double_col
+sv_src = input_table(col_defs={"K": dtypes.int32, "G": dtypes.int32, "V": dtypes.double}, key_cols="K")
+
+def sv_step(step):
+    # Rows below 1000 are anchors: written once, so no group is ever emptied (which would clear any drift).
+    rng = random.Random(step)
+    ks = list(range(${ROWS})) if step == 0 else list(range(1000, ${ROWS}))
+    if step == 0 or step == ${STEPS}:
+        vs = [100.0 + rng.uniform(-50, 50) for _ in ks]
+    else:
+        vs = [rng.uniform(-1e12, 1e12) for _ in ks]
+    sv_src.add(new_table([int_col("K", ks), int_col("G", [k % 10 for k in ks]), double_col("V", vs)]))
+
+def sv_reference():
+    global sv_ref
+    sv_ref = sv_src.snapshot().agg_by([agg.std("Sd = V"), agg.var("Va = V"), agg.count_("N")], "G").sort("G")
+`);
+    const bs = await barrageSession({ host, port });
+    try {
+      await session.runScript("sv_step(0)");
+      const src = await bs.subscribe(scopeTicket("sv_src"), { minUpdateIntervalMs: 100 });
+      const stats = src.aggBy({ Sd: "std(V)", Va: "var(V)", N: "count()" }, "G").sort("G");
+      let updates = src.size;
+      src.onUpdate((u) => (updates += u.added.size + u.modified.size));
+      const mismatches: string[] = [];
+      for (let step = 0; step <= STEPS; step++) {
+        if (step > 0) await session.runScript(`sv_step(${step})`);
+        assert.ok(
+          await waitUntil(src, () => updates >= ROWS + (ROWS - 1000) * step, 60_000),
+          `step ${step}: the changes arrived (${updates} row updates)`,
+        );
+        await session.runScript("sv_reference()");
+        const ref = session.openTable("sv_ref");
+        const expected = await ref.toArrow();
+        await ref.close();
+        for (const d of tableDiffs(stats.toArrow(), expected, { tolerant: ["Sd", "Va"], rel: 1e-9 })) {
+          mismatches.push(`step ${step}: ${d}`);
+        }
+      }
+      console.log(`std/var: ${updates} row updates, final var of group 0 ${stats.get(0, "Va")}`);
+      assert.ok(updates >= 1_000_000, `10^6 row updates (${updates})`);
+      assert.deepEqual(mismatches, []);
+      src.close();
+    } finally {
+      await bs.close();
+    }
+  },
+);

@@ -837,10 +837,12 @@ export async function subscribeTicket(
           break;
         } catch (e) {
           const code = (e as DeephavenError).code;
-          // After a new server session a publisher may need a moment to publish again.
-          const retry = (isTransient(e) || (code === GrpcCode.NOT_FOUND && core.generation !== generation)) &&
-            Date.now() < deadline;
+          // After a new server session a publisher may need a moment to publish again; a server that no
+          // longer knows the session's token makes the session log in again (reportFailure) first.
+          const retry = (isTransient(e) || code === GrpcCode.UNAUTHENTICATED ||
+            (code === GrpcCode.NOT_FOUND && core.generation !== generation)) && Date.now() < deadline;
           if (!retry) throw e;
+          if (code === GrpcCode.UNAUTHENTICATED) core.reportFailure(e);
           await new Promise((r) => setTimeout(r, 500));
           if (code === GrpcCode.NOT_FOUND) await core.retryReplay(currentTicket());
         }

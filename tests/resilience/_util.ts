@@ -7,8 +7,6 @@
  */
 
 import assert from "node:assert/strict";
-import v8 from "node:v8";
-import vm from "node:vm";
 import type * as arrow from "apache-arrow";
 import type { LocalTable, Session, SessionState } from "../../mod.ts";
 import { sessionCoreOf } from "../../src/session/session.ts";
@@ -275,21 +273,4 @@ export function tapExchangeSizes(session: Session): { sizes: number[]; restore: 
   return { sizes, restore };
 }
 
-let gcFn: (() => void) | undefined;
-
-/** Runs a full garbage collection (V8's `gc`, exposed at run time through `node:v8`). */
-export function collectGarbage(): void {
-  if (!gcFn) {
-    v8.setFlagsFromString("--expose-gc");
-    gcFn = vm.runInNewContext("gc") as () => void;
-  }
-  gcFn();
-  gcFn();
-}
-
-/** Memory in use after a full garbage collection: the JS heap plus external memory (typed array buffers). */
-export function heapAfterGc(): number {
-  collectGarbage();
-  const m = Deno.memoryUsage();
-  return m.heapUsed + m.external;
-}
+export { collectGarbage, heapAfterGc } from "../../testing/leaks.ts";

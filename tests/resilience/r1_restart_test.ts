@@ -3,10 +3,19 @@
  * same port. The session goes `reconnecting` → `connected` (logging in again and replaying its table
  * handles), each live table goes `stale` → `live` with exactly one `resubscribed` update that removes every
  * old row and adds the fresh snapshot, a local `lastBy` view follows, and the tables equal fresh snapshots.
+ * A table shared by ticket is published again by its publisher's session, and a subscriber in another session,
+ * which knows only the ticket, gets the table again under the same ticket.
  */
 
 import assert from "node:assert/strict";
-import { barrageSession, type LiveTable, type LocalTable, Session, type TableUpdate } from "../../mod.ts";
+import {
+  barrageSession,
+  type LiveTable,
+  type LocalTable,
+  Session,
+  SharedTicket,
+  type TableUpdate,
+} from "../../mod.ts";
 import { freePort, startServer } from "../../testing/server.ts";
 import { assertMatchesSnapshot, since, StateLog, tableReaches, tableStates, waitUntil } from "./_util.ts";
 
@@ -41,6 +50,7 @@ Deno.test({
     const session = await Session.connect({ host, port, reconnect: { baseMs: 100, capMs: 2000 } });
     const bs = await barrageSession({ host, port });
     const tables: LocalTable[] = [];
+    const cleanups: (() => Promise<void>)[] = [];
     try {
       const log = new StateLog(session);
       const tickingRef = session.openTable("t");
@@ -48,7 +58,23 @@ Deno.test({
       const ticking: LiveTable = await bs.subscribe(tickingRef);
       const stat: LiveTable = await bs.subscribe(staticRef);
       const view = ticking.lastBy("K");
-      tables.push(ticking, stat, view);
+      // A table shared by ticket: published by this session, subscribed by another that knows only the ticket.
+      const ticket = SharedTicket.randomTicket();
+      const sharedRef = session.emptyTable(40).update(["Id = i", "Sq = (long) i * i"]);
+      await session.publishTable(ticket, sharedRef);
+      const other = await Session.connect({ host, port, extraHeaders: { "x-test": "r1-subscriber" } });
+      cleanups.push(() => other.close());
+      const otherBs = await barrageSession({
+        host,
+        port,
+        extraHeaders: { "x-test": "r1-subscriber-barrage" },
+      });
+      cleanups.push(() => otherBs.close());
+      const shared: LiveTable = await otherBs.subscribe(ticket.bytes);
+      assert.equal(shared.size, 40);
+      tables.push(ticking, stat, view, shared);
+      const sharedStates = tableStates(shared);
+      const sharedResub = resubscribedUpdates(shared);
       const tickingStates = tableStates(ticking),
         staticStates = tableStates(stat),
         viewStates = tableStates(view);
@@ -68,6 +94,7 @@ Deno.test({
       await tableReaches(ticking, "stale", 20_000);
       await tableReaches(stat, "stale", 20_000);
       await tableReaches(view, "stale", 5_000);
+      await tableReaches(shared, "stale", 20_000);
       console.log(
         `R1: reconnecting and stale ${since(killedAt)} ms after the kill; ticking held ${sizeAtStale} rows`,
       );
@@ -79,6 +106,7 @@ Deno.test({
       await tableReaches(ticking, "live", 60_000);
       await tableReaches(stat, "live", 60_000);
       await tableReaches(view, "live", 5_000);
+      await tableReaches(shared, "live", 60_000);
       console.log(
         `R1: server answered after ${server.startMs} ms; connected and live ${
           since(restartedAt)
@@ -116,6 +144,15 @@ Deno.test({
         assert.equal(r.X, expected.get(r.K as bigint), `lastBy: K = ${r.K} holds the last X of its group`);
       }
 
+      // The shared ticket was published again: the other session's table is back, under the same ticket.
+      assert.deepEqual(sharedStates.states, ["stale", "live"]);
+      assert.equal(sharedResub.length, 1, "one resubscribed update for the table shared by ticket");
+      assert.equal(sharedResub[0].size, 40);
+      assertMatchesSnapshot("shared ticket", shared, await other.toArrow(ticket), "equal");
+      const fetched = other.fetchTable(ticket);
+      assert.equal((await fetched.toArrow()).numRows, 40, "the ticket resolves in the other session");
+      await fetched.close();
+
       // Fresh snapshots of the replayed handles.
       assertMatchesSnapshot("static", stat, await staticRef.toArrow(), "equal");
       const n = assertMatchesSnapshot("ticking", ticking, await tickingRef.toArrow(), "prefix", sizeAfter);
@@ -124,6 +161,7 @@ Deno.test({
       log.stop();
     } finally {
       for (const t of tables) t.close();
+      for (const c of cleanups) await c();
       await bs.close();
       await session.close();
       await server.stop();

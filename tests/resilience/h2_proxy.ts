@@ -94,18 +94,25 @@ class Connection {
     return { frames, rest: buf.slice(at) };
   }
 
+  /**
+   * Whether to forward a frame of a reset stream: header blocks yes (both ends must decode them to keep their
+   * header compression state), data no (its bytes are given back to the sender's connection window).
+   */
+  #keepRefused(f: Uint8Array, sender: FrameWriter): boolean {
+    const type = f[3];
+    if (type === DATA) {
+      if (f.length > 9) sender.write(frame(WINDOW_UPDATE, 0, 0, u32(f.length - 9)));
+      return false;
+    }
+    return type === HEADERS || type === CONTINUATION;
+  }
+
   /** What to do with one frame from the client (`true`: forward it). */
   fromClient(f: Uint8Array): boolean {
     const type = f[3], flags = f[4];
     const id = new DataView(f.buffer, f.byteOffset).getUint32(5) & 0x7fffffff;
     if (id === 0) return true;
-    if (this.refused.has(id)) {
-      if (type === DATA) {
-        if (f.length > 9) this.toClient.write(frame(WINDOW_UPDATE, 0, 0, u32(f.length - 9)));
-        return false;
-      }
-      return type === HEADERS || type === CONTINUATION;
-    }
+    if (this.refused.has(id)) return this.#keepRefused(f, this.toClient);
     if (type === HEADERS && !this.streams.has(id)) {
       this.streams.set(id, {
         connection: this.number,
@@ -129,13 +136,7 @@ class Connection {
     const type = f[3], flags = f[4];
     const id = new DataView(f.buffer, f.byteOffset).getUint32(5) & 0x7fffffff;
     if (id === 0) return true;
-    if (this.refused.has(id)) {
-      if (type === DATA) {
-        if (f.length > 9) this.toServer.write(frame(WINDOW_UPDATE, 0, 0, u32(f.length - 9)));
-        return false;
-      }
-      return type === HEADERS || type === CONTINUATION;
-    }
+    if (this.refused.has(id)) return this.#keepRefused(f, this.toServer);
     const s = this.streams.get(id);
     if (!s) return true;
     if (type === DATA) s.bytesDown += f.length - 9;

@@ -16,6 +16,9 @@ import { DeephavenError, GrpcCode } from "../errors.ts";
 import { checkArrowMessage } from "../arrow/guard.ts";
 import { type Chunk, type ColumnKind, columnKind, nullSentinel, toJs, TYPED } from "../table/column.ts";
 import type { GrowableTypedArrayConstructor } from "../table/grow.ts";
+import { bigIntFromBytes, decimalText, fixedDecimalText } from "../table/decimal.ts";
+
+export { bigIntFromBytes, decimalText };
 
 /** One decoded record batch: a chunk per schema column (lengths may differ). */
 export interface DecodedBatch {
@@ -130,6 +133,24 @@ function fixedWidth(cur: Cursor, field: arrow.Field, kind: ColumnKind): Chunk {
     const out = new BigInt64Array(length);
     for (let i = 0; i < length; i++) out[i] = BigInt(v[i]) * f;
     values = out;
+  } else if (arrow.DataType.isFloat(t) && t.precision === arrow.Precision.HALF) {
+    // Float16 into float32 storage: every half-precision value is a float32 exactly.
+    const h = view(Uint16Array, data, length);
+    const out = new Float32Array(length);
+    for (let i = 0; i < length; i++) out[i] = arrow.util.uint16ToFloat64(h[i]);
+    values = out;
+  } else if (arrow.DataType.isInt(t) && !t.isSigned && t.bitWidth === 8) {
+    // uint8 into short storage (as Deephaven reads it).
+    const v = view(Int8Array, data, length);
+    const out = new Int16Array(length);
+    for (let i = 0; i < length; i++) out[i] = v[i] & 0xff;
+    values = out;
+  } else if (arrow.DataType.isInt(t) && !t.isSigned && t.bitWidth === 32) {
+    // uint32 into long storage (as Deephaven reads it).
+    const v = view(Int32Array, data, length);
+    const out = new BigInt64Array(length);
+    for (let i = 0; i < length; i++) out[i] = BigInt(v[i] >>> 0);
+    values = out;
   } else {
     const T = TYPED[kind] as TypedCtor;
     values = view(T, data, length);
@@ -186,38 +207,6 @@ function strings(cur: Cursor): unknown[] {
   return out;
 }
 
-/** Big-endian two's complement bytes to bigint (Java `BigInteger.toByteArray`). */
-export function bigIntFromBytes(b: Uint8Array): bigint {
-  if (b.length === 0) return 0n;
-  let v = 0n;
-  for (const x of b) v = (v << 8n) | BigInt(x);
-  if (b[0] & 0x80) v -= 1n << BigInt(b.length * 8);
-  return v;
-}
-
-/** Most zeros written out in plain decimal text; beyond that the exponent form is used. */
-const MAX_PLAIN_ZEROS = 1000;
-
-/**
- * Formats an unscaled value and scale as decimal text (`1234`, 2 → `"12.34"`). A scale that would need more
- * than 1000 padding zeros gives the exponent form instead (`1234`, -5000 → `"1234E+5000"`), so a damaged
- * scale (any 32-bit value) cannot make a gigabyte string.
- */
-export function decimalText(unscaled: bigint, scale: number): string {
-  const neg = unscaled < 0n;
-  let digits = (neg ? -unscaled : unscaled).toString();
-  if (-scale > MAX_PLAIN_ZEROS || scale - digits.length > MAX_PLAIN_ZEROS) {
-    return `${neg ? "-" : ""}${digits}E${scale > 0 ? "-" : "+"}${Math.abs(scale)}`;
-  }
-  let s: string;
-  if (scale <= 0) s = digits + "0".repeat(-scale);
-  else {
-    if (digits.length <= scale) digits = "0".repeat(scale - digits.length + 1) + digits;
-    s = `${digits.slice(0, digits.length - scale)}.${digits.slice(digits.length - scale)}`;
-  }
-  return neg ? `-${s}` : s;
-}
-
 function binaries(cur: Cursor, kind: ColumnKind): unknown[] {
   const { length, nullCount } = cur.nextNode();
   const validity = readValidity(cur, length, nullCount);
@@ -241,7 +230,34 @@ function binaries(cur: Cursor, kind: ColumnKind): unknown[] {
   return out;
 }
 
-function lists(cur: Cursor, field: arrow.Field): unknown[] {
+/**
+ * Values of a fixed width in bytes: FixedSizeBinary (byte arrays), Decimal128/256 (decimal text with the
+ * type's scale) and uint64 (bigint, as Deephaven reads it: a BigInteger).
+ */
+function fixedBinaries(cur: Cursor, t: arrow.DataType): unknown[] {
+  const { length, nullCount } = cur.nextNode();
+  const validity = readValidity(cur, length, nullCount);
+  const data = cur.nextBuffer();
+  const width = arrow.DataType.isFixedSizeBinary(t)
+    ? t.byteWidth
+    : arrow.DataType.isDecimal(t)
+    ? t.bitWidth / 8
+    : 8;
+  if (data.length < length * width) throw malformed("a value buffer is shorter than its column");
+  const out = new Array<unknown>(length);
+  const u64 = arrow.DataType.isInt(t) ? view(BigInt64Array, data, length) : undefined;
+  for (let i = 0; i < length; i++) {
+    if (!isValid(validity, i)) out[i] = null;
+    else if (u64) out[i] = BigInt.asUintN(64, u64[i]);
+    else {
+      const b = data.subarray(i * width, (i + 1) * width);
+      out[i] = arrow.DataType.isDecimal(t) ? fixedDecimalText(b, t.scale) : b.slice();
+    }
+  }
+  return out;
+}
+
+function lists(cur: Cursor, field: arrow.Field, name: string): unknown[] {
   const { length, nullCount } = cur.nextNode();
   const validity = readValidity(cur, length, nullCount);
   const fixed = field.type.typeId === arrow.Type.FixedSizeList;
@@ -249,14 +265,14 @@ function lists(cur: Cursor, field: arrow.Field): unknown[] {
   if (fixed && size <= 0 && length > 0) {
     // Rows of a zero-size list carry no bytes, so nothing in the message bounds how many there are.
     throw new DeephavenError(
-      `Column ${JSON.stringify(field.name)} is a fixed-size list of size 0, which is not supported`,
+      `Column ${JSON.stringify(name)} is a fixed-size list of size 0, which is not supported`,
       { code: GrpcCode.UNIMPLEMENTED },
     );
   }
   const o = fixed ? undefined : offsets(cur, length);
   const childField = (field.type as arrow.List).children[0];
   const childKind = columnKind(childField);
-  const child = column(cur, childField) as unknown[];
+  const child = column(cur, childField, name) as unknown[];
   if (fixed && length * size > child.length) throw malformed("a fixed-size list has fewer values than rows");
   const out = new Array<unknown>(length);
   for (let i = 0; i < length; i++) {
@@ -275,37 +291,65 @@ function lists(cur: Cursor, field: arrow.Field): unknown[] {
 
 /**
  * `length` nulls that take no memory: an array-like whose every index reads `undefined`, which column
- * storage reads as null. A column of a type this module does not decode holds only nulls, and its length
- * (up to 2^31 - 1) is not bounded by the message size (a Null column has no buffers), so allocating it
- * would let a few bytes of header cost gigabytes.
+ * storage reads as null. An Arrow Null column holds only nulls, and its length (up to 2^31 - 1) is not
+ * bounded by the message size (it has no buffers), so allocating it would let a few bytes of header cost
+ * gigabytes.
  */
 function nulls(length: number): unknown[] {
   return Object.freeze({ length }) as unknown as unknown[];
 }
 
-function skipUnknown(cur: Cursor, field: arrow.Field): unknown[] {
+/**
+ * Whether the decoder reads a field's values (and not only its nulls): every type but Null and the types
+ * it refuses (see {@linkcode unsupportedType}).
+ *
+ * @param field The field.
+ * @returns `true` when its values can be read.
+ */
+export function decodable(field: arrow.Field): boolean {
+  const kind = columnKind(field);
+  if (kind === "list") return decodable((field.type as arrow.List).children[0]);
+  return kind !== "other";
+}
+
+/** The error for a column of an Arrow type this module cannot read (`field` may be a list's element). */
+export function unsupportedType(column: string, field: arrow.Field): DeephavenError {
+  const dh = field.metadata.get("deephaven:type");
+  return new DeephavenError(
+    `Column ${JSON.stringify(column)} has the Arrow type ${field.type}${dh ? ` (${dh})` : ""}, which this ` +
+      "module cannot read; leave the column out (the columns option, or view() on the server) or convert it " +
+      "on the server, e.g. to a String",
+    { code: GrpcCode.UNIMPLEMENTED },
+  );
+}
+
+function skipUnknown(cur: Cursor, field: arrow.Field, name: string): unknown[] {
   const { length } = cur.nextNode();
   const t = field.type;
+  // A column of a type this module cannot read is an error as soon as it holds values: never a column of
+  // nulls that only looks empty. (A Null column holds only nulls; an unsubscribed column has no rows.)
+  if (length > 0 && !arrow.DataType.isNull(t)) throw unsupportedType(name, field);
   // Consume the buffers of the layout so later columns stay aligned.
   const nBuffers = arrow.DataType.isNull(t) ? 0 : arrow.DataType.isStruct(t) ? 1 : 2;
   for (let i = 0; i < nBuffers; i++) cur.nextBuffer();
-  for (const c of t.children ?? []) column(cur, c);
+  for (const c of t.children ?? []) column(cur, c, name);
   return nulls(length);
 }
 
-function column(cur: Cursor, field: arrow.Field): Chunk {
+function column(cur: Cursor, field: arrow.Field, name: string = field.name): Chunk {
   const kind = columnKind(field);
+  const t = field.type;
   switch (kind) {
     case "string":
       return strings(cur);
     case "bigint":
     case "decimal":
     case "binary":
-      return binaries(cur, kind);
+      return arrow.DataType.isBinary(t) ? binaries(cur, kind) : fixedBinaries(cur, t);
     case "list":
-      return lists(cur, field);
+      return lists(cur, field, name);
     case "other":
-      return skipUnknown(cur, field);
+      return skipUnknown(cur, field, name);
     default:
       return fixedWidth(cur, field, kind);
   }

@@ -9,6 +9,18 @@
 
 import type { ColumnKind } from "./column.ts";
 import type { GrowableTypedArrayConstructor } from "./grow.ts";
+import { DeephavenError } from "../errors.ts";
+import { toDecimalText } from "./decimal.ts";
+import {
+  formatLocalDate,
+  formatTimeNanos,
+  Instant,
+  type InstantLike,
+  parseLocalDate,
+  parseTimeNanos,
+} from "./time.ts";
+
+export { formatTimeNanos };
 
 /** Deephaven's null sentinels for fixed-width types (`io.deephaven.util.QueryConstants`). */
 export const NULLS = {
@@ -40,15 +52,6 @@ export interface KindOps {
   toRaw(v: unknown): unknown;
   /** Compares two raw values: nulls first, NaN last. */
   compare(a: unknown, b: unknown): number;
-}
-
-/** Formats nanoseconds since midnight as `HH:MM:SS[.fraction]`. */
-export function formatTimeNanos(ns: bigint): string {
-  const total = Number(ns / 1_000_000_000n);
-  const frac = Number(ns % 1_000_000_000n);
-  const h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
-  const base = `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
-  return frac ? `${base}.${String(frac).padStart(9, "0").replace(/0+$/, "")}` : base;
 }
 
 function comparer(sentinel: number | bigint | undefined): (a: unknown, b: unknown) => number {
@@ -94,6 +97,30 @@ function kind(spec: KindSpec): KindOps {
 const toNumber = (v: unknown) => Number(v);
 const toLong = (v: unknown) => (typeof v === "bigint" ? v : BigInt(Math.trunc(Number(v))));
 
+/** A char's UTF-16 code from a one-character string (what a char reads as) or a code number. */
+function charCode(v: unknown): number {
+  if (typeof v === "string" && v.length === 1 && v !== "\uffff") return v.charCodeAt(0);
+  if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 0xffff) return v;
+  throw DeephavenError.invalid(
+    `Cannot store ${JSON.stringify(v)} in a char column; give a one-character string (not "\\uffff", ` +
+      "which Deephaven uses for null)",
+  );
+}
+
+/** A BigInteger from a bigint, a whole number or integer text. */
+function bigInteger(v: unknown): bigint {
+  if (typeof v === "bigint") return v;
+  if (
+    (typeof v === "number" && Number.isSafeInteger(v)) ||
+    (typeof v === "string" && /^\s*[+-]?\d+\s*$/.test(v))
+  ) {
+    return BigInt(typeof v === "string" ? v.trim().replace(/^\+/, "") : v);
+  }
+  throw DeephavenError.invalid(
+    `Cannot store ${String(v)} in a BigInteger column; give a bigint, a safe whole number or integer text`,
+  );
+}
+
 /** The operations of every column kind. */
 export const KINDS: Readonly<Record<ColumnKind, KindOps>> = {
   bool: kind({
@@ -116,7 +143,8 @@ export const KINDS: Readonly<Record<ColumnKind, KindOps>> = {
     numeric: true,
     integer: true,
     shownAsNumber: false,
-    toRaw: toNumber,
+    toJs: (v) => String.fromCharCode(v as number),
+    toRaw: charCode,
   }),
   int32: kind({
     typed: Int32Array,
@@ -142,25 +170,28 @@ export const KINDS: Readonly<Record<ColumnKind, KindOps>> = {
   timestamp: kind({
     typed: BigInt64Array,
     nullSentinel: NULLS.int64,
-    toJs: (v) => new Date(Number((v as bigint) / 1_000_000n)),
-    toRaw: (v) =>
-      v instanceof Date
-        ? BigInt(v.getTime()) * 1_000_000n
-        : typeof v === "bigint"
-        ? v
-        : BigInt(Math.trunc(Number(v))) * 1_000_000n,
+    toJs: (v) => new Instant(v as bigint),
+    toRaw: (v) => Instant.from(v as InstantLike).epochNanos,
   }),
   date: kind({
     typed: BigInt64Array,
     nullSentinel: NULLS.int64,
-    toJs: (v) => new Date(Number(v as bigint)).toISOString().slice(0, 10),
-    toRaw: (v) => BigInt(v instanceof Date ? v.getTime() : Date.parse(String(v))),
+    toJs: (v) => formatLocalDate(v as bigint),
+    toRaw: (v) =>
+      v instanceof Date
+        ? BigInt(Math.floor(v.getTime() / 86_400_000)) * 86_400_000n
+        : parseLocalDate(String(v)),
   }),
-  time: kind({ typed: BigInt64Array, nullSentinel: NULLS.int64, toJs: (v) => formatTimeNanos(v as bigint) }),
+  time: kind({
+    typed: BigInt64Array,
+    nullSentinel: NULLS.int64,
+    toJs: (v) => formatTimeNanos(v as bigint),
+    toRaw: (v) => (typeof v === "bigint" ? v : parseTimeNanos(String(v))),
+  }),
   duration: kind({ typed: BigInt64Array, nullSentinel: NULLS.int64, toRaw: toLong }),
   string: kind({ toRaw: (v) => String(v) }),
-  bigint: kind({ shownAsNumber: true }),
-  decimal: kind({}),
+  bigint: kind({ shownAsNumber: true, toRaw: bigInteger }),
+  decimal: kind({ toRaw: toDecimalText }),
   binary: kind({}),
   list: kind({}),
   other: kind({}),

@@ -14,7 +14,15 @@
 import * as arrow from "../deps/apache_arrow.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { checkArrowMessage } from "../arrow/guard.ts";
-import { type Chunk, type ColumnKind, columnKind, nullSentinel, toJs, TYPED } from "../table/column.ts";
+import {
+  type Chunk,
+  type ColumnKind,
+  columnKind,
+  NULLS,
+  nullSentinel,
+  toJs,
+  TYPED,
+} from "../table/column.ts";
 import type { GrowableTypedArrayConstructor } from "../table/grow.ts";
 import { bigIntFromBytes, decimalText, fixedDecimalText } from "../table/decimal.ts";
 
@@ -42,6 +50,11 @@ const utf8 = new TextDecoder("utf-8", { fatal: false });
 class Cursor {
   node = 0;
   buffer = 0;
+  /**
+   * Whether the server sent Deephaven's null sentinels instead of validity bitmaps (`useDeephavenNulls`): a
+   * column sent in a narrower Arrow type than it is stored in then marks null with that type's lowest value.
+   */
+  deephavenNulls = false;
   constructor(
     readonly meta: arrow.RecordBatch | {
       nodes: { length: number; nullCount: number }[];
@@ -100,7 +113,9 @@ function readValidity(cur: Cursor, length: number, nullCount: number): Uint8Arra
 /** Scales int64 values to nanoseconds (for non-nanosecond time units). */
 function scale(values: BigInt64Array, factor: bigint, validity: Uint8Array | undefined): BigInt64Array {
   const out = new BigInt64Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = isValid(validity, i) ? values[i] * factor : values[i];
+  for (let i = 0; i < values.length; i++) {
+    out[i] = isValid(validity, i) && values[i] !== NULLS.int64 ? values[i] * factor : values[i];
+  }
   return out;
 }
 
@@ -125,31 +140,39 @@ function fixedWidth(cur: Cursor, field: arrow.Field, kind: ColumnKind): Chunk {
   } else if (kind === "date" && (t as arrow.Date_).unit === arrow.DateUnit.DAY) {
     const days = view(Int32Array, data, length);
     const out = new BigInt64Array(length);
-    for (let i = 0; i < length; i++) out[i] = BigInt(days[i]) * 86_400_000n;
+    const dhNull = cur.deephavenNulls ? NULLS.int32 : undefined;
+    for (let i = 0; i < length; i++) {
+      out[i] = days[i] === dhNull ? NULLS.int64 : BigInt(days[i]) * 86_400_000n;
+    }
     values = out;
   } else if (kind === "time" && (t as arrow.Time).bitWidth === 32) {
     const v = view(Int32Array, data, length);
     const f = UNIT_TO_NS[(t as arrow.Time).unit];
     const out = new BigInt64Array(length);
-    for (let i = 0; i < length; i++) out[i] = BigInt(v[i]) * f;
+    const dhNull = cur.deephavenNulls ? NULLS.int32 : undefined;
+    for (let i = 0; i < length; i++) out[i] = v[i] === dhNull ? NULLS.int64 : BigInt(v[i]) * f;
     values = out;
   } else if (arrow.DataType.isFloat(t) && t.precision === arrow.Precision.HALF) {
     // Float16 into float32 storage: every half-precision value is a float32 exactly.
     const h = view(Uint16Array, data, length);
     const out = new Float32Array(length);
-    for (let i = 0; i < length; i++) out[i] = arrow.util.uint16ToFloat64(h[i]);
+    const dhNull = cur.deephavenNulls ? 0x8000 : undefined;
+    const sentinel = Math.fround(NULLS.float32);
+    for (let i = 0; i < length; i++) out[i] = h[i] === dhNull ? sentinel : arrow.util.uint16ToFloat64(h[i]);
     values = out;
   } else if (arrow.DataType.isInt(t) && !t.isSigned && t.bitWidth === 8) {
     // uint8 into short storage (as Deephaven reads it).
     const v = view(Int8Array, data, length);
     const out = new Int16Array(length);
-    for (let i = 0; i < length; i++) out[i] = v[i] & 0xff;
+    const dhNull = cur.deephavenNulls ? NULLS.int8 : undefined;
+    for (let i = 0; i < length; i++) out[i] = v[i] === dhNull ? NULLS.int16 : v[i] & 0xff;
     values = out;
   } else if (arrow.DataType.isInt(t) && !t.isSigned && t.bitWidth === 32) {
     // uint32 into long storage (as Deephaven reads it).
     const v = view(Int32Array, data, length);
     const out = new BigInt64Array(length);
-    for (let i = 0; i < length; i++) out[i] = BigInt(v[i] >>> 0);
+    const dhNull = cur.deephavenNulls ? NULLS.int32 : undefined;
+    for (let i = 0; i < length; i++) out[i] = v[i] === dhNull ? NULLS.int64 : BigInt(v[i] >>> 0);
     values = out;
   } else {
     const T = TYPED[kind] as TypedCtor;
@@ -246,8 +269,9 @@ function fixedBinaries(cur: Cursor, t: arrow.DataType): unknown[] {
   if (data.length < length * width) throw malformed("a value buffer is shorter than its column");
   const out = new Array<unknown>(length);
   const u64 = arrow.DataType.isInt(t) ? view(BigInt64Array, data, length) : undefined;
+  const dhNull = cur.deephavenNulls ? NULLS.int64 : undefined;
   for (let i = 0; i < length; i++) {
-    if (!isValid(validity, i)) out[i] = null;
+    if (!isValid(validity, i) || (u64 && u64[i] === dhNull)) out[i] = null;
     else if (u64) out[i] = BigInt.asUintN(64, u64[i]);
     else {
       const b = data.subarray(i * width, (i + 1) * width);
@@ -361,9 +385,16 @@ function column(cur: Cursor, field: arrow.Field, name: string = field.name): Chu
  * @param header The flatbuffer Arrow `Message` (FlightData `data_header`).
  * @param body The message body (FlightData `data_body`).
  * @param schema The stream's schema.
+ * @param deephavenNulls Whether the stream marks nulls with Deephaven's sentinels (a Barrage subscription
+ *   or snapshot with `useDeephavenNulls`) rather than with validity bitmaps only (Arrow IPC, DoGet).
  * @returns The decoded batch.
  */
-export function decodeRecordBatch(header: Uint8Array, body: Uint8Array, schema: arrow.Schema): DecodedBatch {
+export function decodeRecordBatch(
+  header: Uint8Array,
+  body: Uint8Array,
+  schema: arrow.Schema,
+  deephavenNulls = false,
+): DecodedBatch {
   checkArrowMessage(header);
   let msg: arrow.Message;
   try {
@@ -402,6 +433,7 @@ export function decodeRecordBatch(header: Uint8Array, body: Uint8Array, schema: 
     plain.set(body);
   }
   const cur = new Cursor(meta, plain);
+  cur.deephavenNulls = deephavenNulls;
   const columns: Chunk[] = [];
   for (const f of schema.fields) columns.push(column(cur, f));
   return { length: Number(meta.length), columns };

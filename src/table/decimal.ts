@@ -76,6 +76,28 @@ export function parseDecimal(text: string): { unscaled: bigint; scale: number } 
 }
 
 /**
+ * Compares two decimal texts by value (`"9"` < `"10"`, `"1.50"` = `"1.5"`): negative, 0 or positive.
+ *
+ * @param a Decimal text.
+ * @param b Decimal text.
+ * @returns The order of `a` against `b`.
+ */
+export function compareDecimalText(a: string, b: string): number {
+  const x = parseDecimal(a), y = parseDecimal(b);
+  const sx = x.unscaled < 0n ? -1 : x.unscaled > 0n ? 1 : 0;
+  const sy = y.unscaled < 0n ? -1 : y.unscaled > 0n ? 1 : 0;
+  if (sx !== sy || sx === 0) return sx - sy;
+  // The position of the leading digit decides, unless it is the same: then the scales differ by less than
+  // the digits, and aligning them is cheap even for a damaged scale.
+  const ex = (sx < 0 ? -x.unscaled : x.unscaled).toString().length - x.scale;
+  const ey = (sy < 0 ? -y.unscaled : y.unscaled).toString().length - y.scale;
+  if (ex !== ey) return ex < ey ? -sx : sx;
+  const scale = Math.max(x.scale, y.scale);
+  const ux = x.unscaled * 10n ** BigInt(scale - x.scale), uy = y.unscaled * 10n ** BigInt(scale - y.scale);
+  return ux < uy ? -1 : ux > uy ? 1 : 0;
+}
+
+/**
  * The plain decimal text of a value given as text, a number or a bigint, with its digits as given
  * (`"12.50"` stays `"12.50"`, `1e-7` becomes `"0.0000001"`).
  *

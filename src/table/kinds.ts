@@ -10,7 +10,7 @@
 import type { ColumnKind } from "./column.ts";
 import type { GrowableTypedArrayConstructor } from "./grow.ts";
 import { DeephavenError } from "../errors.ts";
-import { toDecimalText } from "./decimal.ts";
+import { compareDecimalText, toDecimalText } from "./decimal.ts";
 import {
   formatLocalDate,
   formatTimeNanos,
@@ -54,11 +54,15 @@ export interface KindOps {
   compare(a: unknown, b: unknown): number;
 }
 
-function comparer(sentinel: number | bigint | undefined): (a: unknown, b: unknown) => number {
+function comparer(
+  sentinel: number | bigint | undefined,
+  byValue?: (a: unknown, b: unknown) => number,
+): (a: unknown, b: unknown) => number {
   return (a, b) => {
     const an = a === null || a === undefined || (sentinel !== undefined && a === sentinel);
     const bn = b === null || b === undefined || (sentinel !== undefined && b === sentinel);
     if (an || bn) return an && bn ? 0 : an ? -1 : 1;
+    if (byValue) return byValue(a, b);
     if (typeof a === "number" && typeof b === "number") {
       if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) ? (Number.isNaN(b) ? 0 : 1) : -1;
     }
@@ -76,6 +80,8 @@ interface KindSpec {
   shownAsNumber?: boolean;
   toJs?: (v: unknown) => unknown;
   toRaw?: (v: unknown) => unknown;
+  /** Orders two non-null raw values when `<` on them does not (decimal text). */
+  compare?: (a: unknown, b: unknown) => number;
 }
 
 function kind(spec: KindSpec): KindOps {
@@ -90,7 +96,7 @@ function kind(spec: KindSpec): KindOps {
     shownAsNumber: spec.shownAsNumber ?? spec.numeric ?? false,
     toJs: (v) => (v === null || v === undefined || (s !== undefined && v === s) ? null : read(v)),
     toRaw: (v) => (v === null || v === undefined ? (s ?? null) : write(v)),
-    compare: comparer(s),
+    compare: comparer(s, spec.compare),
   };
 }
 
@@ -191,7 +197,10 @@ export const KINDS: Readonly<Record<ColumnKind, KindOps>> = {
   duration: kind({ typed: BigInt64Array, nullSentinel: NULLS.int64, toRaw: toLong }),
   string: kind({ toRaw: (v) => String(v) }),
   bigint: kind({ shownAsNumber: true, toRaw: bigInteger }),
-  decimal: kind({ toRaw: toDecimalText }),
+  decimal: kind({
+    toRaw: toDecimalText,
+    compare: (a, b) => compareDecimalText(a as string, b as string),
+  }),
   binary: kind({}),
   list: kind({}),
   other: kind({}),

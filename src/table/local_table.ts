@@ -246,7 +246,16 @@ export class LocalTable {
   }
 
   /**
-   * The value at row position `row` of a column.
+   * The value at row position `row` of a column, exact: a `number` for byte, short, int, float and double;
+   * a `bigint` for long, Duration (nanoseconds) and BigInteger; a one-character string for char; an
+   * `Instant` (epoch nanoseconds) for Instant and ZonedDateTime; ISO text for LocalDate and
+   * LocalTime; decimal text for BigDecimal; arrays for arrays and vectors; `null` for null.
+   *
+   * @example Exact values
+   * ```ts ignore
+   * const ts = table.get(0, "Timestamp") as Instant;
+   * console.log(ts.epochNanos, `${ts}`); // 1700000000123456789n 2023-11-14T22:13:20.123456789Z
+   * ```
    *
    * @param row Row position, 0-based.
    * @param column Column name or index.

@@ -438,7 +438,16 @@ export class LocalTable {
   /**
    * The rows that pass a filter: a predicate over the row, or simple
    * comparisons such as `"X > 5"`, `"Sym == 'A'"`, `"Y != null"`, `"A < B"`
-   * (several are and-ed). The result stays live as this table ticks.
+   * (several are and-ed). The result stays live as this table ticks. A timestamp compares exactly, with
+   * ISO text, a bigint of epoch nanoseconds or another timestamp column; in a predicate, compare
+   * `epochNanos` (an `Instant` has no number value).
+   *
+   * @example Filters
+   * ```ts ignore
+   * const big = live.where(["Qty > 50", "Sym != null"]);
+   * const recent = live.where("Timestamp >= '2024-01-31T09:30:00.000000001Z'");
+   * const after = live.where((r) => (r.Timestamp as Instant).epochNanos > 1706693400000000000n);
+   * ```
    *
    * @param filter The predicate or comparisons.
    * @returns The derived table.

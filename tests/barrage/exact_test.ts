@@ -11,7 +11,9 @@
  * - the Arrow types the server keeps for imported tables (Float16, unsigned integers, Decimal128/256,
  *   FixedSizeBinary, other time units) read as pyarrow reads them;
  * - a column of a type the module cannot read (a `java.time.Period`) is an error naming the column and the
- *   type, in every path; leaving the column out works.
+ *   type, in every path; leaving the column out works;
+ * - `update()` on an empty live table asks for the column type, and with it keeps strings strings once rows
+ *   come, as the server's own `update` does.
  */
 
 import assert from "node:assert/strict";
@@ -28,7 +30,8 @@ import { formatText } from "../../src/display/mod.ts";
 import { toCSV, toJSONRows } from "../../src/export/mod.ts";
 import { scopeTicket } from "../../src/session/ticket.ts";
 import { parseTimeNanos } from "../../src/table/time.ts";
-import { pythonArrowMany, serverEnv } from "../../testing/python.ts";
+import { pythonArrow, pythonArrowMany, serverEnv } from "../../testing/python.ts";
+import { waitUntil } from "../../testing/wait.ts";
 import { type DhServer, serverTest } from "../../testing/server.ts";
 import { assertArrowEqual } from "../../testing/compare.ts";
 
@@ -306,6 +309,59 @@ serverTest(
       // Leaving the column out works; the left-out column reads null, as unsubscribed columns do.
       const x = await bs.snapshot(scopeTicket("period_t"), { columns: ["X"] });
       assert.deepEqual(x.toObjects(), [{ X: 1, P: null }, { X: 2, P: null }]);
+    } finally {
+      await bs.close();
+    }
+  },
+);
+
+serverTest(
+  "update() on an empty live table keeps a String column strings once rows come, as the server's update does",
+  {},
+  async (server) => {
+    const { host, port } = server;
+    await using session = await Session.connect({ host, port });
+    await session.runScript(`
+from deephaven import input_table, dtypes
+grow_t = input_table(col_defs={"Sym": dtypes.string, "Ts": dtypes.Instant})
+`);
+    const bs = await barrageSession({ host, port });
+    try {
+      const live = await bs.subscribe(scopeTicket("grow_t"));
+      assert.equal(live.size, 0);
+      assert.throws(
+        () => live.update({ Label: (r) => `${r.Sym}!` }),
+        (e) =>
+          e instanceof DeephavenError && e.codeName === "INVALID_ARGUMENT" && /no rows yet/.test(e.message),
+      );
+      const labelled = live.update({
+        Label: { type: "String", value: (r) => (r.Sym === null ? null : `${r.Sym}!`) },
+        Later: {
+          type: "Instant",
+          value: (r) => (r.Ts === null ? null : new Instant((r.Ts as Instant).epochNanos + 1n)),
+        },
+      });
+      await session.runScript(`
+from deephaven import new_table
+from deephaven.column import string_col, long_col
+from deephaven.constants import NULL_LONG
+grow_t.add(new_table([string_col("Sym", ["123", None, "x"]), long_col("N", [-2, NULL_LONG, 1700000000123456789])])
+    .update(["Ts = isNull(N) ? null : epochNanosToInstant(N)"]).drop_columns(["N"]))
+`);
+      assert.ok(await waitUntil(labelled, () => labelled.size === 3, 15_000), "the rows arrive");
+      assert.equal(labelled.state, "live", labelled.error?.message);
+      assert.deepEqual(labelled.column("Label"), ["123!", null, "x!"]);
+      const ref = await pythonArrow(
+        `from dh_peer import psk_session
+s = psk_session()
+result = s.open_table("grow_t").update(["Label = Sym == null ? null : Sym + \`!\`", "Later = Ts == null ? null : plus(Ts, 1L)"]).to_arrow()
+s.close()`,
+        serverEnv(server),
+      );
+      assertArrowEqual(labelled.toArrow(), ref, "update() vs the server's update", {
+        fieldMetadata: false,
+        nullable: false,
+      });
     } finally {
       await bs.close();
     }

@@ -71,6 +71,7 @@ export {
   type Viewport,
 } from "./src/barrage/subscription.ts";
 export {
+  type ComputedColumn,
   type ComputedColumns,
   type LocalAggregations,
   LocalTable,
@@ -81,6 +82,8 @@ export {
   type TableUpdate,
 } from "./src/table/local_table.ts";
 export { localTableFromArrow } from "./src/barrage/from_arrow.ts";
+export { Instant, type InstantLike } from "./src/table/time.ts";
+export type { ColumnType } from "./src/query/column_types.ts";
 export { type RowKey, RowSet, ShiftData } from "./src/table/rowset.ts";
 export type { ArrowDataType, ArrowField, ArrowSchema } from "./src/arrow_types.ts";
 export { type DeephavenUri, parseUri, resolveUri, type ResolveUriOptions } from "./src/barrage/uri.ts";

@@ -24,6 +24,7 @@ import {
   snapshotRequest,
   subscriptionRequest,
   type UpdateMetadata,
+  usesDeephavenNulls,
 } from "./messages.ts";
 import { FlightService } from "../generated/proto/arrow/flight/protocol/flight_pb.ts";
 import type { FlightData } from "../generated/proto/arrow/flight/protocol/flight_pb.ts";
@@ -161,6 +162,7 @@ class UpdateApplier {
     readonly writer: TableWriter,
     readonly mode: () => "keyed" | "positional" | "append",
     replace = false,
+    readonly deephavenNulls = true,
   ) {
     this.#replace = replace;
     this.#schema = schema;
@@ -182,7 +184,7 @@ class UpdateApplier {
       }
     }
     if (fd.dataHeader.length === 0) return this.#finishIfComplete();
-    const batch = decodeRecordBatch(fd.dataHeader, fd.dataBody, this.#schema);
+    const batch = decodeRecordBatch(fd.dataHeader, fd.dataBody, this.#schema, this.deephavenNulls);
     if (!this.#pending) {
       throw new DeephavenError(
         "Malformed Barrage stream: a record batch arrived without update metadata; report this with the server version",
@@ -477,7 +479,7 @@ export async function subscribeTicket(
   const table = new LiveTable(stream.schema, describeTicket(ticket), viewport, reverse, columns);
   table.attach(stream.call);
   const mode = () => (table.viewport !== undefined ? "positional" : "keyed") as "positional" | "keyed";
-  let applier = new UpdateApplier(stream.schema, writerOf(table), mode);
+  let applier = new UpdateApplier(stream.schema, writerOf(table), mode, false, usesDeephavenNulls(options));
   /** After a transport failure: wait for the session, subscribe again, and replace the rows. */
   const resubscribe = async (): Promise<boolean> => {
     writerOf(table).setState("stale");
@@ -500,7 +502,7 @@ export async function subscribeTicket(
       }
     }
     table.attach(stream.call);
-    applier = new UpdateApplier(stream.schema, writerOf(table), mode, true);
+    applier = new UpdateApplier(stream.schema, writerOf(table), mode, true, usesDeephavenNulls(options));
     // The table stays stale until the fresh snapshot has replaced its rows (see the read loop).
     return true;
   };
@@ -595,7 +597,7 @@ export async function snapshotTicket(
     const schema = await firstMessage(it, what);
     const { table, writer } = createLocalTable(schema);
     // Snapshot rows are appended in arrival order (as Deephaven's Java client does).
-    const applier = new UpdateApplier(schema, writer, () => "append");
+    const applier = new UpdateApplier(schema, writer, () => "append", false, usesDeephavenNulls(options));
     let bytes = 0, done = 0;
     while (true) {
       const r = await it.next();

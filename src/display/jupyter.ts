@@ -98,10 +98,7 @@ function tableInput(t: LocalTable): HtmlTableInput {
     badge: t.state,
     columns,
     size: t.size,
-    get: (row, j) => {
-      const v = t.get(row, j);
-      return kinds[j] === "char" && typeof v === "number" ? String.fromCharCode(v) : v;
-    },
+    get: (row, j) => t.get(row, j),
     updatedAt: t.lastUpdated,
     note,
   };

@@ -11,6 +11,7 @@ import { parseHTML } from "../deps/linkedom.ts";
 import type * as arrow from "../deps/apache_arrow.ts";
 import type { LocalTable } from "../table/local_table.ts";
 import { tableLike } from "./format.ts";
+import { Instant } from "../table/time.ts";
 import { escapeHtml, stampText } from "./html.ts";
 import { displayAsValue, type LiveDisplayable, type MimeBundle } from "./jupyter.ts";
 
@@ -206,7 +207,11 @@ function windowOf(table: LocalTable | arrow.Table, options: PlotOptions): { data
   const columns: Record<string, unknown[]> = {};
   for (const c of new Set(wanted)) {
     const values = new Array(length);
-    for (let i = 0; i < length; i++) values[i] = t.get(start + i, c);
+    for (let i = 0; i < length; i++) {
+      const v = t.get(start + i, c);
+      // Observable Plot's time scales take `Date`s (a millisecond is finer than a chart shows).
+      values[i] = v instanceof Instant ? v.toDate() : v;
+    }
     columns[c] = values;
   }
   return { data: { length, columns }, total: t.size };

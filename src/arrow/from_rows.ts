@@ -17,6 +17,7 @@ import {
   Schema,
   Table,
   Type,
+  Utf8,
   vectorFromArray,
 } from "../deps/apache_arrow.ts";
 import type { Vector } from "../deps/apache_arrow.ts";
@@ -65,7 +66,7 @@ function encode(field: Field, value: unknown, where: string): number | bigint | 
   const type = field.type;
   const bad = () =>
     DeephavenError.invalid(
-      `${where}: column '${field.name}' (${typeName(field)}) needs ${accepts(type)}, got ${describe(value)}`,
+      `${where}, column '${field.name}' (${typeName(field)}) needs ${accepts(type)}, got ${describe(value)}`,
     );
   switch (type.typeId) {
     case Type.Bool:
@@ -116,7 +117,7 @@ function encode(field: Field, value: unknown, where: string): number | bigint | 
     }
     default:
       throw DeephavenError.invalid(
-        `${where}: column '${field.name}' (${typeName(field)}) cannot be given in plain rows; ` +
+        `${where}, column '${field.name}' (${typeName(field)}) cannot be given in plain rows; ` +
           "pass an apache-arrow Table with that column instead",
       );
   }
@@ -190,7 +191,7 @@ function sendField(field: Field): Field {
 function checkRequired(schema: Schema, required: readonly string[], what: string): void {
   for (const name of required) {
     if (!schema.fields.some((f) => f.name === name)) {
-      throw DeephavenError.invalid(`${what}: the table has no column '${name}'`);
+      throw DeephavenError.invalid(`${what} failed: the table has no column '${name}'`);
     }
   }
 }
@@ -227,12 +228,14 @@ export function rowsToArrow(
   const columns = schema.fields.map(() => [] as (number | bigint | string | boolean | null)[]);
   rows.forEach((row, r) => {
     if (row === null || typeof row !== "object" || Array.isArray(row)) {
-      throw DeephavenError.invalid(`${what}: row ${r} is ${describe(row)}; give each row as an object`);
+      throw DeephavenError.invalid(
+        `${what} failed: row ${r} is ${describe(row)}; give each row as an object`,
+      );
     }
     for (const key of Object.keys(row)) {
       if (!names.has(key)) {
         throw DeephavenError.invalid(
-          `${what}: row ${r} has a column '${key}' that the table does not have; its columns are ${
+          `${what} failed: row ${r} has a column '${key}' that the table does not have; its columns are ${
             [...names].join(", ")
           }`,
         );
@@ -242,11 +245,13 @@ export function rowsToArrow(
       const value = row[field.name];
       if (value === null || value === undefined) {
         if (required.includes(field.name)) {
-          throw DeephavenError.invalid(`${what}: row ${r} has no value for the key column '${field.name}'`);
+          throw DeephavenError.invalid(
+            `${what} failed: row ${r} has no value for the key column '${field.name}'`,
+          );
         }
         columns[c].push(null);
       } else {
-        columns[c].push(encode(field, value, `${what}: row ${r}`));
+        columns[c].push(encode(field, value, `${what} failed: row ${r}`));
       }
     });
   });
@@ -310,22 +315,31 @@ export function conformArrow(
     const got = given.get(field.name);
     if (!got) {
       throw DeephavenError.invalid(
-        `${what}: the data has no column '${field.name}'; give every column of the table (${
+        `${what} failed: the data has no column '${field.name}'; give every column of the table (${
           wanted.map((f) => f.name).join(", ")
         })`,
       );
     }
-    if (!compatible(got.type, field.type)) {
+    const dictionaryOfStrings = got.type.typeId === Type.Dictionary && field.type.typeId === Type.Utf8 &&
+      (got.type as unknown as { dictionary: DataType }).dictionary.typeId === Type.Utf8;
+    if (!dictionaryOfStrings && !compatible(got.type, field.type)) {
       throw DeephavenError.invalid(
-        `${what}: column '${field.name}' is ${got.type} in the data but ${typeName(field)} (${field.type}) ` +
+        `${what} failed: column '${field.name}' is ${got.type} in the data but ${
+          typeName(field)
+        } (${field.type}) ` +
           "in the table; convert it first",
       );
     }
-    const vector = table.getChild(field.name)!;
+    let vector = table.getChild(field.name)!;
+    if (dictionaryOfStrings) {
+      vector = vectorFromArray([...vector] as (string | null)[], new Utf8()); // e.g. from tableFromArrays
+    }
     if (required.includes(field.name) && vector.nullCount > 0) {
       let r = 0;
       while (vector.isValid(r)) r++;
-      throw DeephavenError.invalid(`${what}: row ${r} has no value for the key column '${field.name}'`);
+      throw DeephavenError.invalid(
+        `${what} failed: row ${r} has no value for the key column '${field.name}'`,
+      );
     }
     data[field.name] = vector;
   }
@@ -333,14 +347,14 @@ export function conformArrow(
     for (const name of given.keys()) {
       if (!wanted.some((f) => f.name === name)) {
         throw DeephavenError.invalid(
-          `${what}: the data has a column '${name}' that the table does not have; its columns are ${
+          `${what} failed: the data has a column '${name}' that the table does not have; its columns are ${
             wanted.map((f) => f.name).join(", ")
           }`,
         );
       }
     }
   }
-  const fields = wanted.map((f) => sendField(new Field(f.name, given.get(f.name)!.type, true, f.metadata)));
+  const fields = wanted.map((f) => sendField(new Field(f.name, data[f.name].type, true, f.metadata)));
   return withSchema(data, new Schema(fields));
 }
 

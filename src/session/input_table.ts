@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Schema, Table, tableToIPC } from "../deps/apache_arrow.ts";
+import { type DataType, Field, Schema, Table, tableToIPC, Type } from "../deps/apache_arrow.ts";
 import type { ArrowSchema } from "../arrow_types.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { rpc } from "../transport/rpc.ts";
@@ -37,8 +37,52 @@ export interface InputTableOptions {
  */
 export type InputRows = readonly PlainRow[] | Table | { toArrow(): Table } | TableRef;
 
+/**
+ * The Deephaven column type of a plain Arrow type (pydeephaven's `map_arrow_type`), for fields without
+ * `deephaven:type`; the server picks the type of the others (decimals, lists, ...) itself.
+ */
+function deephavenType(type: DataType): string | undefined {
+  switch (type.typeId) {
+    case Type.Bool:
+      return "java.lang.Boolean";
+    case Type.Int: {
+      const { bitWidth, isSigned } = type as unknown as { bitWidth: number; isSigned: boolean };
+      return isSigned
+        ? ({ 8: "byte", 16: "short", 32: "int", 64: "long" } as Record<number, string>)[bitWidth]
+        : ({ 8: "short", 16: "char", 32: "long", 64: "java.math.BigInteger" } as Record<number, string>)[
+          bitWidth
+        ];
+    }
+    case Type.Float:
+      return (type as unknown as { precision: number }).precision === 2 ? "double" : "float";
+    case Type.Utf8:
+      return "java.lang.String";
+    case Type.Binary:
+      return "byte[]";
+    case Type.Timestamp:
+      return "java.time.Instant";
+    case Type.Date:
+      return "java.time.LocalDate";
+    case Type.Time:
+      return "java.time.LocalTime";
+    case Type.Duration:
+      return "java.time.Duration";
+    default:
+      return undefined;
+  }
+}
+
 /** The Arrow IPC encapsulated Schema message of a schema (continuation marker, length, flatbuffer). */
-function schemaMessage(schema: Schema): Uint8Array {
+function schemaMessage(given: Schema): Uint8Array {
+  const schema = new Schema(
+    given.fields.map((f) => {
+      const dh = f.metadata.get("deephaven:type") ?? deephavenType(f.type);
+      return dh === undefined
+        ? f
+        : new Field(f.name, f.type, f.nullable, new Map([...f.metadata, ["deephaven:type", dh]]));
+    }),
+    given.metadata,
+  );
   const ipc = tableToIPC(new Table(schema), "stream");
   const length = new DataView(ipc.buffer, ipc.byteOffset, ipc.byteLength).getInt32(4, true);
   return ipc.slice(0, 8 + length);
@@ -101,7 +145,7 @@ export class InputTable extends TableRef {
     if (rows instanceof TableRef) {
       if (coreOf(rows) !== core) {
         throw DeephavenError.invalid(
-          `${what}: the rows must be a table of the same session; fetch it here first`,
+          `${what} failed: the rows must be a table of the same session; fetch it here first`,
         );
       }
       const t = serverTable(rows);
@@ -120,7 +164,7 @@ export class InputTable extends TableRef {
       data = toArrow((rows as { toArrow(): Table }).toArrow());
     } else {
       throw DeephavenError.invalid(
-        `${what}: give rows as an array of objects, an apache-arrow Table, a local table or a server table`,
+        `${what} failed: give rows as an array of objects, an apache-arrow Table, a local table or a server table`,
       );
     }
     if (data.numRows === 0) return;

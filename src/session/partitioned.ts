@@ -7,7 +7,7 @@
 
 import { fromBinary } from "../deps/protobuf.ts";
 import type { ArrowSchema } from "../arrow_types.ts";
-import { Schema, type Table } from "../deps/apache_arrow.ts";
+import { Schema, type Table, Type, type Vector } from "../deps/apache_arrow.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { rpc } from "../transport/rpc.ts";
 import { schemaFromHeader } from "../arrow/ipc.ts";
@@ -22,6 +22,42 @@ import {
   PartitionedTableDescriptorSchema,
   PartitionedTableService,
 } from "../generated/proto/deephaven_core/proto/partitionedtable_pb.ts";
+
+/** The stored value of row `i` of a vector (chunks walked). */
+function stored(vector: Vector, i: number): unknown {
+  let k = i;
+  for (const d of vector.data) {
+    if (k < d.length) return (d.values as ArrayLike<unknown>)[d.offset + k];
+    k -= d.length;
+  }
+  return undefined;
+}
+
+/**
+ * A key value as `getTable` takes it back: timestamps as epoch nanoseconds (`bigint`), chars as one-character
+ * strings, dates as `YYYY-MM-DD`, the rest as apache-arrow reads them.
+ */
+function keyValue(vector: Vector, i: number): unknown {
+  if (!vector.isValid(i)) return null;
+  const type = vector.type;
+  switch (type.typeId) {
+    case Type.Timestamp: {
+      const unit = (type as unknown as { unit: number }).unit;
+      return BigInt(stored(vector, i) as bigint) * [1_000_000_000n, 1_000_000n, 1_000n, 1n][unit];
+    }
+    case Type.Int: {
+      const { bitWidth, isSigned } = type as unknown as { bitWidth: number; isSigned: boolean };
+      return !isSigned && bitWidth === 16 ? String.fromCharCode(stored(vector, i) as number) : vector.get(i);
+    }
+    case Type.Date: {
+      const v = Number(stored(vector, i));
+      const ms = (type as unknown as { unit: number }).unit === 0 ? v * 86_400_000 : v;
+      return new Date(ms).toISOString().slice(0, 10);
+    }
+    default:
+      return vector.get(i);
+  }
+}
 
 /** One constituent of a {@linkcode PartitionedTable}: its key values and its table. */
 export interface Constituent {
@@ -172,7 +208,8 @@ export class PartitionedTable {
 
   /**
    * The keys of the constituents now, each as the list of its key column values (in the order of
-   * {@linkcode PartitionedTable.keyColumns}).
+   * {@linkcode PartitionedTable.keyColumns}), in the form `getTable` takes: timestamps as epoch nanoseconds
+   * (`bigint`), chars as one-character strings, dates as `YYYY-MM-DD`.
    *
    * @param signal Aborts the transfer.
    * @returns The keys.
@@ -180,7 +217,7 @@ export class PartitionedTable {
   async keys(signal?: AbortSignal): Promise<unknown[][]> {
     const t: Table = await this.keyTable().toArrow(signal);
     const columns = t.schema.fields.map((f) => t.getChild(f.name)!);
-    return Array.from({ length: t.numRows }, (_, i) => columns.map((c) => c.get(i)));
+    return Array.from({ length: t.numRows }, (_, i) => columns.map((c) => keyValue(c, i)));
   }
 
   /**

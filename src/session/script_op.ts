@@ -43,22 +43,32 @@ export function consoleTicket(core: SessionCore): Promise<Uint8Array> {
   return id;
 }
 
+/** The Python exception line of a script error (the server's text has a traceback and a Java stack). */
+function reason(text: string): string {
+  const lines = text.split("\n").map((l) => l.trim());
+  const exceptions = lines.filter((l) =>
+    /^[A-Za-z_.]*(Error|Exception)\b.*: /.test(l) && !l.includes("Error in Python interpreter")
+  );
+  return exceptions.length ? exceptions[exceptions.length - 1] : lines[0];
+}
+
 /**
  * Runs Python code in the session's console.
  *
  * @param core The session.
  * @param code The code.
  * @param what What is being done, for errors.
+ * @param concise Give only the exception line in the message (the whole text stays in `details`).
  * @throws {DeephavenError} `INVALID_ARGUMENT` with the server's error when the code fails.
  */
-export async function execute(core: SessionCore, code: string, what: string): Promise<void> {
+export async function execute(core: SessionCore, code: string, what: string, concise = false): Promise<void> {
   const consoleId = await consoleTicket(core);
   const r = await core.channel.unary(rpc(ConsoleService.method.executeCommand), {
     consoleId: { ticket: consoleId },
     code,
   }, { what });
   if (r.errorMessage) {
-    throw new DeephavenError(`${what} failed: ${r.errorMessage}`, {
+    throw new DeephavenError(`${what} failed: ${concise ? reason(r.errorMessage) : r.errorMessage}`, {
       code: GrpcCode.INVALID_ARGUMENT,
       details: r.errorMessage,
     });
@@ -97,21 +107,23 @@ export async function scriptTable(
   const names = inputs.map((_, i) => `${prefix}_in${i}`);
   const out = `${prefix}_out`;
   const consoleId = await consoleTicket(core);
-  await Promise.all(
-    inputs.map((ticket, i) =>
-      core.channel.unary(rpc(ConsoleService.method.bindTableToVariable), {
-        consoleId: { ticket: consoleId },
-        variableName: names[i],
-        tableId: { ticket },
-      }, { what })
-    ),
-  );
   const drop = (vars: string[]) => `[globals().pop(__n, None) for __n in ${py(vars)}]`;
-  await execute(
-    core,
-    `try:\n    ${body(names, out).split("\n").join("\n    ")}\nfinally:\n    ${drop(names)}\n`,
-    what,
-  );
+  try {
+    await Promise.all(
+      inputs.map((ticket, i) =>
+        core.channel.unary(rpc(ConsoleService.method.bindTableToVariable), {
+          consoleId: { ticket: consoleId },
+          variableName: names[i],
+          tableId: { ticket },
+        }, { what })
+      ),
+    );
+  } catch (e) {
+    await execute(core, drop(names), what).catch(() => {});
+    throw e;
+  }
+  const code = `try:\n    ${body(names, out).split("\n").join("\n    ")}\nfinally:\n    ${drop(names)}\n`;
+  await execute(core, code, what, true);
   try {
     const r = await core.channel.unary(rpc(TableService.method.fetchTable), {
       sourceId: { ref: { case: "ticket", value: { ticket: scopeTicket(out) } } },

@@ -1081,6 +1081,12 @@ export class TableRef {
   partitionBy(by: string | string[], dropKeys = false): PartitionedTable {
     const keys = toList(by);
     if (keys.length === 0) throw DeephavenError.invalid("partitionBy() needs at least one key column");
+    if (this.#closed) {
+      throw new DeephavenError(
+        `partitionBy() of ${this.#description} failed: the table was closed; use a handle that is still open`,
+        { code: GrpcCode.FAILED_PRECONDITION },
+      );
+    }
     return new PartitionedTable(this.#ops(), keys, dropKeys);
   }
 

@@ -254,7 +254,11 @@ finally:
           ],
           ["multiJoin no on", () => multiJoin([left, right]), /needs 'on'/],
           ["partitionBy no keys", () => left.partitionBy([]).table, /at least one key/],
-          ["leftOuterJoin unknown key", () => left.leftOuterJoin(right, "Nope"), /Nope/],
+          [
+            "leftOuterJoin unknown key",
+            () => left.leftOuterJoin(right, "Nope", "R"),
+            /failed: \w+Error: .*Unknown column names \[Nope\]/,
+          ],
         ];
         for (const [what, make, message] of bad) {
           await rejectsWithin(async () => await make().ready(), what, {
@@ -262,8 +266,9 @@ finally:
             message: [message],
           });
         }
-        // The source is still fine afterwards.
+        // The source is still fine afterwards, and no temporary variable was left in the server's scope.
         assert.equal(await left.size(), 30);
+        assert.deepEqual((await session.tables()).filter((n) => n.startsWith("__dh_deno_")), []);
       });
 
       await t.step("headPct of a ticking table follows its size", async () => {

@@ -106,6 +106,20 @@ finally:
           expected.get("drop")!,
           "dropKeys getTable(B)",
         );
+        // Keys of other types come back in the form getTable takes.
+        const odd = session.emptyTable(20).update([
+          "Ch = i % 2 == 0 ? 'x' : 'y'",
+          "Ts = '2024-01-01T00:00:00.000000001 UTC' + (i % 4 < 2 ? 0 : SECOND)",
+          "X = i",
+        ]).partitionBy(["Ch", "Ts"]);
+        const keys = await odd.keys();
+        assert.deepEqual(keys, [
+          ["x", 1_704_067_200_000_000_001n],
+          ["y", 1_704_067_200_000_000_001n],
+          ["x", 1_704_067_201_000_000_001n],
+          ["y", 1_704_067_201_000_000_001n],
+        ]);
+        assert.deepEqual(await Promise.all(keys.map((k) => odd.getTable(k).size())), [5, 5, 5, 5]);
       });
 
       await t.step("unknown keys and columns are clear errors", async () => {

@@ -73,16 +73,13 @@ function deephavenType(type: DataType): string | undefined {
 }
 
 /** The Arrow IPC encapsulated Schema message of a schema (continuation marker, length, flatbuffer). */
-function schemaMessage(given: Schema): Uint8Array {
-  const schema = new Schema(
-    given.fields.map((f) => {
-      const dh = f.metadata.get("deephaven:type") ?? deephavenType(f.type);
-      return dh === undefined
-        ? f
-        : new Field(f.name, f.type, f.nullable, new Map([...f.metadata, ["deephaven:type", dh]]));
-    }),
-    given.metadata,
-  );
+function schemaMessage(given: ArrowSchema): Uint8Array {
+  // Rebuilt with this module's apache-arrow classes, so a Schema from another copy of apache-arrow works too.
+  const schema = new Schema(given.fields.map((f) => {
+    const dh = f.metadata.get("deephaven:type") ?? deephavenType(f.type as DataType);
+    const metadata = new Map([...f.metadata, ...(dh === undefined ? [] : [["deephaven:type", dh] as const])]);
+    return new Field(f.name, f.type as DataType, f.nullable, metadata);
+  }));
   const ipc = tableToIPC(new Table(schema), "stream");
   const length = new DataView(ipc.buffer, ipc.byteOffset, ipc.byteLength).getInt32(4, true);
   return ipc.slice(0, 8 + length);
@@ -265,7 +262,7 @@ export function createInputTable(core: SessionCore, options: InputTableOptions):
     throw DeephavenError.invalid("inputTable() cannot make a blink table with keys");
   }
   if (schema !== undefined) {
-    if (!(schema instanceof Schema)) {
+    if (!Array.isArray((schema as { fields?: unknown }).fields)) {
       throw DeephavenError.invalid("inputTable() needs the schema as an apache-arrow Schema");
     }
     if (schema.fields.length === 0) throw DeephavenError.invalid("inputTable() needs a schema with columns");
@@ -284,7 +281,7 @@ export function createInputTable(core: SessionCore, options: InputTableOptions):
     ? { case: "inMemoryKeyBacked", value: { keyColumns } }
     : { case: "inMemoryAppendOnly", value: {} };
   const definition = schema !== undefined
-    ? { case: "schema", value: schemaMessage(schema as Schema) }
+    ? { case: "schema", value: schemaMessage(schema) }
     : { case: "sourceTableId", value: { ref: { case: "ticket", value: { ticket: initTable!.ticket } } } };
   const description = `inputTable(${
     schema !== undefined ? `[${schema.fields.map((f) => f.name).join(", ")}]` : initTable!.description

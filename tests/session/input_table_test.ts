@@ -24,20 +24,12 @@ import {
   Utf8,
   vectorFromArray,
 } from "apache-arrow";
-import {
-  barrageSession,
-  DeephavenError,
-  GrpcCode,
-  InputTable,
-  localTableFromArrow,
-  PSK_AUTH,
-  type TableUpdate,
-} from "../../mod.ts";
+import { DeephavenError, GrpcCode, InputTable, localTableFromArrow, type TableUpdate } from "../../mod.ts";
 import { serverTest } from "../../testing/server.ts";
 import { pythonArrowMany, serverEnv } from "../../testing/python.ts";
 import { assertArrowEqual } from "../../testing/compare.ts";
 import { waitUntil } from "../../testing/wait.ts";
-import { connectPsk, rejectsWithin } from "./util.ts";
+import { barragePsk, connectPsk, rejectsWithin } from "./util.ts";
 
 const SCHEMA = new Schema([
   new Field("Sym", new Utf8()),
@@ -110,12 +102,7 @@ serverTest(
   {},
   async (server, t) => {
     const session = await connectPsk(server);
-    const bs = await barrageSession({
-      host: server.host,
-      port: server.port,
-      authType: PSK_AUTH,
-      authToken: server.psk,
-    });
+    const bs = await barragePsk(server);
     try {
       const code = `
 import pyarrow as pa
@@ -321,9 +308,10 @@ finally:
             /blink/,
           ],
           ["unknown key", () => session.inputTable({ schema: SCHEMA, keyColumns: "Nope" }), /Nope/],
+          ["no columns", () => session.inputTable({ schema: new Schema([]) }), /a schema with columns/],
           [
             "not a schema",
-            () => session.inputTable({ schema: { fields: [] } as never }),
+            () => session.inputTable({ schema: "Sym: string" as never }),
             /apache-arrow Schema/,
           ],
         ];

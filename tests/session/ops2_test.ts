@@ -10,21 +10,13 @@
 
 import assert from "node:assert/strict";
 import { Field, Int32, Schema } from "apache-arrow";
-import {
-  agg,
-  barrageSession,
-  GrpcCode,
-  multiJoin,
-  PSK_AUTH,
-  type Session,
-  type TableRef,
-} from "../../mod.ts";
+import { agg, GrpcCode, multiJoin, type Session, type TableRef } from "../../mod.ts";
 import { serverTest } from "../../testing/server.ts";
 import { pythonArrowMany, serverEnv } from "../../testing/python.ts";
 import { assertArrowEqual } from "../../testing/compare.ts";
 import { waitUntil } from "../../testing/wait.ts";
 import { py } from "../../src/session/script_op.ts";
-import { connectPsk, rejectsWithin, uniqueName } from "./util.ts";
+import { barragePsk, connectPsk, rejectsWithin, uniqueName } from "./util.ts";
 
 const LEFT = [
   "Sym = i % 3 == 0 ? `A` : i % 3 == 1 ? `B` : `C`",
@@ -275,12 +267,7 @@ finally:
         const source = session.inputTable({ schema: new Schema([new Field("X", new Int32())]) });
         const half = source.headPct(0.5);
         assert.equal(await half.isRefreshing(), true);
-        const bs = await barrageSession({
-          host: server.host,
-          port: server.port,
-          authType: PSK_AUTH,
-          authToken: server.psk,
-        });
+        const bs = await barragePsk(server);
         try {
           const live = await bs.subscribe(half);
           assert.equal(live.size, 0);

@@ -10,12 +10,12 @@
 
 import assert from "node:assert/strict";
 import { Field, Int32, Schema, Utf8 } from "apache-arrow";
-import { barrageSession, GrpcCode, PartitionedTable, PSK_AUTH } from "../../mod.ts";
+import { GrpcCode, PartitionedTable } from "../../mod.ts";
 import { serverTest } from "../../testing/server.ts";
 import { pythonArrowMany, serverEnv } from "../../testing/python.ts";
 import { assertArrowEqual } from "../../testing/compare.ts";
 import { waitUntil } from "../../testing/wait.ts";
-import { connectPsk, eventually, rejectsWithin, uniqueName } from "./util.ts";
+import { barragePsk, connectPsk, eventually, rejectsWithin, uniqueName } from "./util.ts";
 
 const SOURCE = [
   "Sym = i % 3 == 0 ? `A` : i % 3 == 1 ? `B` : `C`",
@@ -32,12 +32,7 @@ serverTest(
     t,
   ) => {
     const session = await connectPsk(server);
-    const bs = await barrageSession({
-      host: server.host,
-      port: server.port,
-      authType: PSK_AUTH,
-      authToken: server.psk,
-    });
+    const bs = await barragePsk(server);
     try {
       const p = uniqueName("pt");
       const script = `from deephaven import empty_table

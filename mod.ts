@@ -55,6 +55,22 @@ export {
   type TimeTableOptions,
 } from "./src/session/session.ts";
 export { type NaturalJoinType, type SortDirection, TableRef } from "./src/session/table_ref.ts";
+// Issue 15: input tables, updateBy, more table operations, partitioned tables.
+export { type InputRows, InputTable, type InputTableOptions } from "./src/session/input_table.ts";
+export type { PlainRow } from "./src/arrow/from_rows.ts";
+export {
+  type BadDataBehavior,
+  type DeltaControl,
+  type MathContext,
+  type OperationControl,
+  type TimeSpan,
+  uby,
+  type UpdateByOperation,
+  type UpdateByOperationWire,
+} from "./src/session/update_by.ts";
+export type { SnapshotWhenOptions } from "./src/session/more_ops.ts";
+export { multiJoin, type MultiJoinInput } from "./src/session/multi_join.ts";
+export { type Constituent, PartitionedTable } from "./src/session/partitioned.ts";
 export { agg, type Aggregation, type AggregationWire, type SpecWire } from "./src/session/aggregation.ts";
 export { type AuthType, PSK_AUTH } from "./src/session/auth.ts";
 export { SharedTicket, type TicketLike } from "./src/session/ticket.ts";

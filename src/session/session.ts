@@ -5,13 +5,15 @@
  * @module
  */
 
-import { type Table, tableToIPC } from "../deps/apache_arrow.ts";
-import { DeephavenError, GrpcCode } from "../errors.ts";
+import type { Table } from "../deps/apache_arrow.ts";
+import { DeephavenError } from "../errors.ts";
 import { rpc, rpcDynamic } from "../transport/rpc.ts";
 import { type ConnectOptions, type ReconnectOptions, SessionCore, type SessionState } from "./core.ts";
 import { coreOf, createRef, TableRef } from "./table_ref.ts";
 import { describeTicket, scopeTicket, type SharedTicket, ticketBytes, type TicketLike } from "./ticket.ts";
-import { ipcToFlight } from "../arrow/ipc.ts";
+import { doPut } from "./do_put.ts";
+import { consoleTicket, execute } from "./script_op.ts";
+import { createInputTable, type InputTable, type InputTableOptions } from "./input_table.ts";
 import {
   type ExportedTableCreationResponse,
   TableService,
@@ -19,7 +21,6 @@ import {
 import { SessionService } from "../generated/proto/deephaven_core/proto/session_pb.ts";
 import { ConsoleService } from "../generated/proto/deephaven_core/proto/console_pb.ts";
 import { ApplicationService } from "../generated/proto/deephaven_core/proto/application_pb.ts";
-import { FlightService } from "../generated/proto/arrow/flight/protocol/flight_pb.ts";
 
 export type { ConnectOptions, ReconnectOptions, SessionState };
 
@@ -57,12 +58,10 @@ export interface TimeTableOptions {
  */
 export class Session {
   readonly #core: SessionCore;
-  #consoleId: Promise<Uint8Array> | undefined;
 
   private constructor(core: SessionCore) {
     this.#core = core;
     sessionCores.set(this, core);
-    core.onNewSession(() => (this.#consoleId = undefined));
   }
 
   /**
@@ -246,22 +245,36 @@ export class Session {
    */
   importTable(table: Table): TableRef {
     const desc = `importTable(${table.numRows} rows)`;
-    return createRef(this.#core, desc, async (result) => {
-      const what = `Table operation ${desc}`;
-      const payloads = ipcToFlight(tableToIPC(table, "stream"));
-      const id = new DataView(result.ticket.buffer).getInt32(1, true);
-      const call = this.#core.channel.bidi(rpc(FlightService.method.doPut), { what });
-      payloads.forEach((p, i) =>
-        call.send({
-          flightDescriptor: i === 0 ? { type: 1, path: ["export", String(id)] } : undefined,
-          dataHeader: p.dataHeader,
-          dataBody: p.dataBody,
-        })
-      );
-      call.end();
-      for await (const _ of call) { /* acks */ }
-      return await this.#core.tableInfoOf(result.ticket, what);
-    });
+    return createRef(
+      this.#core,
+      desc,
+      (result) => doPut(this.#core, result.ticket, table, `Table operation ${desc}`),
+    );
+  }
+
+  /**
+   * Creates an input table: a server table that clients write to with `add` and (when keyed) `delete`. Its
+   * columns come from an apache-arrow `Schema` or from an existing table (pydeephaven's `input_table`).
+   *
+   * @example
+   * ```ts ignore
+   * import { Field, Float64, Schema, Utf8 } from "apache-arrow";
+   *
+   * const quotes = session.inputTable({
+   *   schema: new Schema([new Field("Sym", new Utf8()), new Field("Px", new Float64())]),
+   *   keyColumns: "Sym",
+   * });
+   * await quotes.add([{ Sym: "A", Px: 1.5 }]);
+   * const log = session.inputTable({ initTable: quotes }); // append-only, same columns
+   * ```
+   *
+   * @param options The columns (`schema` or `initTable`), `keyColumns`, `blink`.
+   * @returns The input table.
+   * @throws {DeephavenError} `INVALID_ARGUMENT` for contradictory options or key columns the schema lacks.
+   */
+  inputTable(options: InputTableOptions): InputTable {
+    this.#core.checkAlive("Creating an input table");
+    return createInputTable(this.#core, options);
   }
 
   /**
@@ -302,16 +315,8 @@ export class Session {
     return await this.#core.doGet(ticketBytes(table), signal);
   }
 
-  async #console(): Promise<Uint8Array> {
-    if (!this.#consoleId) {
-      const ticket = this.#core.newExportTicket();
-      this.#consoleId = this.#core.channel.unary(rpc(ConsoleService.method.startConsole), {
-        resultId: { ticket },
-        sessionType: "python",
-      }, { what: "Starting a script console" }).then(() => ticket);
-      this.#consoleId.catch(() => (this.#consoleId = undefined));
-    }
-    return await this.#consoleId;
+  #console(): Promise<Uint8Array> {
+    return consoleTicket(this.#core);
   }
 
   /**
@@ -323,17 +328,7 @@ export class Session {
    */
   async runScript(code: string): Promise<void> {
     this.#core.checkAlive("Running a script");
-    const consoleId = await this.#console();
-    const r = await this.#core.channel.unary(rpc(ConsoleService.method.executeCommand), {
-      consoleId: { ticket: consoleId },
-      code,
-    }, { what: "Running a script" });
-    if (r.errorMessage) {
-      throw new DeephavenError(`Running a script failed: ${r.errorMessage}`, {
-        code: GrpcCode.INVALID_ARGUMENT,
-        details: r.errorMessage,
-      });
-    }
+    await execute(this.#core, code, "Running a script");
   }
 
   /**

@@ -19,6 +19,19 @@ import type { SessionCore, TableInfo } from "./core.ts";
 import { tableInfo } from "./core.ts";
 import { schemaFromHeader } from "../arrow/ipc.ts";
 import { describeTicket } from "./ticket.ts";
+import { type UpdateByOperation, updateByRequest } from "./update_by.ts";
+import {
+  conditionalFormat,
+  formatColumns,
+  moveOrRename,
+  outerJoin,
+  pct,
+  rangeJoin,
+  snapshotWhen,
+  type SnapshotWhenOptions,
+  whereIn,
+} from "./more_ops.ts";
+import { PartitionedTable } from "./partitioned.ts";
 import {
   type ExportedTableCreationResponse,
   TableService,
@@ -37,8 +50,50 @@ const NATURAL_JOIN_TYPES: Record<NaturalJoinType, number> = {
   EXACTLY_ONE_MATCH: 4,
 };
 
-type Ticket = { ticket: Uint8Array };
-type SourceRef = { ref: { case: "ticket"; value: Ticket } };
+/** A ticket message (init shape). @ignore */
+export type Ticket = { ticket: Uint8Array };
+/** A table reference message naming a ticket (init shape). @ignore */
+export type SourceRef = { ref: { case: "ticket"; value: Ticket } };
+
+/**
+ * What the operation modules (update_by, more_ops, partitioned, ...) get from a handle: its session, and a way
+ * to derive a table from it as the built-in operations do (not public API).
+ * @ignore
+ */
+export interface RefOps {
+  /** The handle's session. */
+  readonly core: SessionCore;
+  /** The handle. */
+  readonly source: TableRef;
+  /**
+   * A table derived from the handle: `send` gets the result ticket and the handle as a table reference (read
+   * when sent, so a replay after reconnecting names the current ticket); `deps` are the other tables it reads.
+   */
+  derive(
+    op: string,
+    send: (result: Ticket, source: SourceRef) => Promise<ExportedTableCreationResponse | TableInfo>,
+    deps?: readonly TableRef[],
+  ): TableRef;
+  /** A table of the same session made by `send` (see `createRef`). */
+  create<R extends TableRef = TableRef>(
+    description: string,
+    send: (result: Ticket) => Promise<ExportedTableCreationResponse | TableInfo>,
+    deps?: readonly TableRef[],
+    make?: (core: SessionCore, ticket: Uint8Array, info: Promise<TableInfo>, description: string) => R,
+  ): R;
+  /** A table reference message naming `t`'s current ticket. */
+  ref(t: TableRef): SourceRef;
+}
+
+let opsOf: (t: TableRef) => RefOps;
+
+/**
+ * The operation helpers of a handle (for the operation modules; not public API).
+ * @ignore
+ */
+export function refOps(t: TableRef): RefOps {
+  return opsOf(t);
+}
 
 function toList(x: string | readonly string[] | undefined): string[] {
   if (x === undefined) return [];
@@ -73,15 +128,18 @@ export function coreOf(ref: TableRef): SessionCore {
  * handles the new table reads, whose failure explains this one's.
  * @ignore
  */
-export function createRef(
+export function createRef<R extends TableRef = TableRef>(
   core: SessionCore,
   description: string,
   send: (result: Ticket) => Promise<ExportedTableCreationResponse | TableInfo>,
   deps: readonly TableRef[] = [],
-): TableRef {
+  make: (core: SessionCore, ticket: Uint8Array, info: Promise<TableInfo>, description: string) => R = (
+    ...args
+  ) => new TableRef(...args) as R,
+): R {
   const ticket = core.newExportTicket();
   const what = `Table operation ${description}`;
-  const holder: { ref?: TableRef } = {};
+  const holder: { ref?: R } = {};
   core.registerReplay(ticket, async (t) => {
     const r = await send({ ticket: t });
     if ("success" in r) tableInfo(r as ExportedTableCreationResponse, what);
@@ -109,7 +167,7 @@ export function createRef(
     }
   })();
   info.catch(() => {}); // Surfaced by ready() and friends, never as an unhandled rejection.
-  holder.ref = new TableRef(core, ticket, info, description);
+  holder.ref = make(core, ticket, info, description);
   return holder.ref;
 }
 
@@ -240,9 +298,19 @@ export class TableRef {
     return { ref: { case: "ticket", value: { ticket: this.ticket } } };
   }
 
+  static {
+    opsOf = (t) => ({
+      core: t.#core,
+      source: t,
+      derive: (op, send, deps) => t.#derive(op, send, deps),
+      create: (description, send, deps, make) => createRef(t.#core, description, send, deps, make),
+      ref: (other) => other.#source(),
+    });
+  }
+
   #derive(
     op: string,
-    send: (result: Ticket, source: SourceRef) => Promise<ExportedTableCreationResponse>,
+    send: (result: Ticket, source: SourceRef) => Promise<ExportedTableCreationResponse | TableInfo>,
     deps: readonly TableRef[] = [],
   ): TableRef {
     const description = `${this.#description}.${op}`;
@@ -325,7 +393,14 @@ export class TableRef {
     return this.#select("select", formulas);
   }
 
-  /** Removes columns. */
+  /**
+   * Removes columns.
+   *
+   * @example
+   * ```ts ignore
+   * const t = session.emptyTable(5).update(["X = i", "Y = X * 2", "Z = X * 3"]).dropColumns(["Y", "Z"]);
+   * ```
+   */
   dropColumns(columns: string | string[]): TableRef {
     const columnNames = toList(columns);
     return this.#unary("dropColumns", `dropColumns(${show(columnNames)})`, (resultId, sourceId) => ({
@@ -473,7 +548,15 @@ export class TableRef {
     return this.#aggAll("medianBy", "median", by, { averageEvenlyDivided: true });
   }
 
-  /** Groups rows into arrays per group (undo with {@linkcode TableRef.ungroup}). */
+  /**
+   * Groups rows into arrays per group (undo with {@linkcode TableRef.ungroup}).
+   *
+   * @example
+   * ```ts ignore
+   * const t = session.emptyTable(6).update(["Sym = i % 2 == 0 ? `A` : `B`", "X = i"]);
+   * const grouped = t.groupBy("Sym"); // 2 rows; X holds int arrays [0, 2, 4] and [1, 3, 5]
+   * ```
+   */
   groupBy(by?: string | string[]): TableRef {
     return this.#aggAll("groupBy", "group", by);
   }
@@ -508,7 +591,14 @@ export class TableRef {
     );
   }
 
-  /** The distinct combinations of the given columns. */
+  /**
+   * The distinct combinations of the given columns (of every column when none are given).
+   *
+   * @example
+   * ```ts ignore
+   * const syms = session.emptyTable(100).update("Sym = i % 3 == 0 ? `A` : `B`").selectDistinct("Sym");
+   * ```
+   */
   selectDistinct(columns?: string | string[]): TableRef {
     const columnNames = toList(columns);
     return this.#unary("selectDistinct", `selectDistinct(${show(columnNames)})`, (resultId, sourceId) => ({
@@ -518,7 +608,16 @@ export class TableRef {
     }));
   }
 
-  /** Expands array columns into one row per element. */
+  /**
+   * Expands array columns (all of them, or the given ones) into one row per element; with `nullFill`, arrays
+   * of different lengths in one row are padded with nulls.
+   *
+   * @example
+   * ```ts ignore
+   * const t = session.emptyTable(6).update(["Sym = i % 2 == 0 ? `A` : `B`", "X = i"]);
+   * const back = t.groupBy("Sym").ungroup(); // 6 rows again, grouped by Sym
+   * ```
+   */
   ungroup(columns?: string | string[], nullFill = true): TableRef {
     const columnsToUngroup = toList(columns);
     return this.#unary("ungroup", `ungroup(${show(columnsToUngroup)})`, (resultId, sourceId) => ({
@@ -534,7 +633,14 @@ export class TableRef {
     return this.#unary("snapshot", "snapshot()", (resultId, sourceId) => ({ resultId, sourceId }));
   }
 
-  /** Makes the row keys flat (0..size-1). */
+  /**
+   * Makes the row keys flat (0..size-1), e.g. after a `where` that left gaps.
+   *
+   * @example
+   * ```ts ignore
+   * const flat = session.emptyTable(10).update("X = i").where("X % 2 == 0").flatten();
+   * ```
+   */
   flatten(): TableRef {
     return this.#unary("flatten", "flatten()", (resultId, sourceId) => ({ resultId, sourceId }));
   }
@@ -648,6 +754,344 @@ export class TableRef {
   /** Reverse as-of join: the closest right row at or after the left row on the last `on` column. */
   raj(table: TableRef, on: string | string[], joins?: string | string[]): TableRef {
     return this.#asOf("rajTables", "raj", table, on, joins);
+  }
+
+  // ---- More operations (issue 15): implemented in update_by.ts, more_ops.ts and partitioned.ts. ----
+
+  /**
+   * Computes columns over the rows in order, per group of the `by` columns: cumulative sums, minimums,
+   * maximums and products, forward fill, deltas, exponential moving statistics and rolling windows, by ticks
+   * (rows) or by time. Build the operations with `uby`.
+   *
+   * @example
+   * ```ts ignore
+   * import { uby } from "@dh/deephaven";
+   *
+   * const t = session.emptyTable(10).update(["Sym = i % 2 == 0 ? `A` : `B`", "X = i"]);
+   * const u = t.updateBy([uby.cumSum("SumX = X"), uby.rollingAvgTick("AvgX = X", 3)], "Sym");
+   * ```
+   *
+   * @param ops One operation or several.
+   * @param by Group-by columns; none computes over the whole table.
+   * @returns The table with the computed columns added.
+   */
+  updateBy(ops: UpdateByOperation | UpdateByOperation[], by?: string | string[]): TableRef {
+    const { description, operations, groupByColumns } = updateByRequest(ops, by);
+    return this.#unary("updateBy", description, (resultId, sourceId) => ({
+      resultId,
+      sourceId,
+      operations,
+      groupByColumns,
+    }));
+  }
+
+  /**
+   * Keeps the rows whose values in `cols` appear in `filterTable` (which may tick: the result follows it).
+   *
+   * @example
+   * ```ts ignore
+   * const wanted = session.emptyTable(2).update("Sym = i == 0 ? `A` : `C`");
+   * const t = trades.whereIn(wanted, "Sym");
+   * ```
+   *
+   * @param filterTable The table of wanted values.
+   * @param cols Columns to match, `"Col"` or `"Col = FilterCol"`.
+   * @returns The filtered table.
+   */
+  whereIn(filterTable: TableRef, cols: string | string[]): TableRef {
+    return whereIn(this.#ops(), filterTable, cols, false);
+  }
+
+  /**
+   * Keeps the rows whose values in `cols` do not appear in `filterTable`.
+   *
+   * @example
+   * ```ts ignore
+   * const t = trades.whereNotIn(session.emptyTable(1).update("Sym = `A`"), "Sym");
+   * ```
+   *
+   * @param filterTable The table of unwanted values.
+   * @param cols Columns to match, `"Col"` or `"Col = FilterCol"`.
+   * @returns The filtered table.
+   */
+  whereNotIn(filterTable: TableRef, cols: string | string[]): TableRef {
+    return whereIn(this.#ops(), filterTable, cols, true);
+  }
+
+  /**
+   * Renames columns in place (`"New = Old"`); a column whose name a rename takes is dropped, as on the server.
+   *
+   * @example
+   * ```ts ignore
+   * const t = session.emptyTable(3).update(["X = i", "Y = i * 2"]).renameColumns(["A = X", "B = Y"]);
+   * ```
+   *
+   * @param cols `"New = Old"` pairs.
+   * @returns The table with the columns renamed.
+   */
+  renameColumns(cols: string | string[]): TableRef {
+    return moveOrRename(this.#ops(), `renameColumns(${show(cols)})`, cols, () => -1);
+  }
+
+  /**
+   * Moves columns to position `index` (0 is first), in the order given (`"New = Old"` also renames).
+   *
+   * @example
+   * ```ts ignore
+   * const t = session.emptyTable(3).update(["A = i", "B = i", "C = i"]).moveColumns(1, "C"); // A, C, B
+   * ```
+   *
+   * @param index The position of the first moved column.
+   * @param cols The columns to move.
+   * @returns The table with the columns moved.
+   */
+  moveColumns(index: number, cols: string | string[]): TableRef {
+    if (!Number.isSafeInteger(index)) {
+      throw DeephavenError.invalid(`moveColumns() needs a whole index, got ${index}`);
+    }
+    return moveOrRename(this.#ops(), `moveColumns(${index}, ${show(cols)})`, cols, () => Math.max(0, index));
+  }
+
+  /**
+   * Moves columns to the front, in the order given.
+   *
+   * @example
+   * ```ts ignore
+   * const t = session.emptyTable(3).update(["A = i", "B = i", "C = i"]).moveColumnsUp("C"); // C, A, B
+   * ```
+   *
+   * @param cols The columns to move.
+   * @returns The table with the columns moved.
+   */
+  moveColumnsUp(cols: string | string[]): TableRef {
+    return moveOrRename(this.#ops(), `moveColumnsUp(${show(cols)})`, cols, () => 0);
+  }
+
+  /**
+   * Moves columns to the end, in the order given.
+   *
+   * @example
+   * ```ts ignore
+   * const t = session.emptyTable(3).update(["A = i", "B = i", "C = i"]).moveColumnsDown("A"); // B, C, A
+   * ```
+   *
+   * @param cols The columns to move.
+   * @returns The table with the columns moved.
+   */
+  moveColumnsDown(cols: string | string[]): TableRef {
+    return moveOrRename(this.#ops(), `moveColumnsDown(${show(cols)})`, cols, (n, moved) => n - moved);
+  }
+
+  /**
+   * The first `percent` (0 to 1) of the rows, rounded up; for a ticking table it follows the table's size.
+   * This is the server's `head_pct`, which the server offers only in its Python API: it is computed through
+   * the session's Python console (the server must have one).
+   *
+   * @example
+   * ```ts ignore
+   * const t = session.emptyTable(10).update("X = i").headPct(0.25); // 3 rows: X = 0, 1, 2
+   * ```
+   *
+   * @param percent The fraction of rows.
+   * @returns The table.
+   */
+  headPct(percent: number): TableRef {
+    return pct(this.#ops(), true, percent);
+  }
+
+  /**
+   * The last `percent` (0 to 1) of the rows, rounded up; see {@linkcode TableRef.headPct}.
+   *
+   * @example
+   * ```ts ignore
+   * const t = session.emptyTable(10).update("X = i").tailPct(0.25); // 3 rows: X = 7, 8, 9
+   * ```
+   *
+   * @param percent The fraction of rows.
+   * @returns The table.
+   */
+  tailPct(percent: number): TableRef {
+    return pct(this.#ops(), false, percent);
+  }
+
+  /**
+   * Snapshots this table each time `trigger` ticks, stamped with the trigger's last row (pydeephaven's
+   * `snapshot_when`).
+   *
+   * @example
+   * ```ts ignore
+   * const every5s = session.timeTable("PT5s").renameColumns("SnapTime = Timestamp");
+   * const snaps = quotes.snapshotWhen(every5s, { history: true });
+   * ```
+   *
+   * @param trigger The table whose ticks take the snapshots.
+   * @param options Stamp columns and the `initial`, `incremental` and `history` flags.
+   * @returns The snapshot table.
+   */
+  snapshotWhen(trigger: TableRef, options: SnapshotWhenOptions = {}): TableRef {
+    return snapshotWhen(this.#ops(), trigger, options);
+  }
+
+  /**
+   * Left outer join: every pair of matching left and right rows, and each left row without a match once, with
+   * nulls in the right columns (the server's `deephaven.experimental.outer_joins`, computed through the
+   * session's Python console).
+   *
+   * @example
+   * ```ts ignore
+   * const t = orders.leftOuterJoin(fills, "OrderId", ["FillQty = Qty"]);
+   * ```
+   *
+   * @param table The right table.
+   * @param on Key columns or `"Left = Right"` pairs; none pairs every left row with every right row.
+   * @param joins Right columns to add (all but the keys when absent); `"New = Old"` renames.
+   * @param reserveBits Bits of the row key given to right rows (the server's default when absent).
+   * @returns The joined table.
+   */
+  leftOuterJoin(
+    table: TableRef,
+    on?: string | string[],
+    joins?: string | string[],
+    reserveBits?: number,
+  ): TableRef {
+    return outerJoin(this.#ops(), false, table, on, joins, reserveBits);
+  }
+
+  /**
+   * Full outer join: like {@linkcode TableRef.leftOuterJoin}, plus each right row without a match once, with
+   * nulls in the left columns.
+   *
+   * @example
+   * ```ts ignore
+   * const t = left.fullOuterJoin(right, "Key");
+   * ```
+   *
+   * @param table The right table.
+   * @param on Key columns or `"Left = Right"` pairs.
+   * @param joins Right columns to add; `"New = Old"` renames.
+   * @param reserveBits Bits of the row key given to right rows.
+   * @returns The joined table.
+   */
+  fullOuterJoin(
+    table: TableRef,
+    on?: string | string[],
+    joins?: string | string[],
+    reserveBits?: number,
+  ): TableRef {
+    return outerJoin(this.#ops(), true, table, on, joins, reserveBits);
+  }
+
+  /**
+   * Range join: for each left row, aggregates the right rows with the same exact-match keys whose range
+   * column falls in the left row's range. `on` lists the exact matches, then the range match, e.g.
+   * `["Sym", "LStart < RTime < LEnd"]`: `<=` includes an end, and a leading `<-` or trailing `->` (as in
+   * `"<- LStart <= RTime <= LEnd ->"`) also takes the closest row before or after the range. The server
+   * supports `agg.group` aggregations here.
+   *
+   * @example
+   * ```ts ignore
+   * import { agg } from "@dh/deephaven";
+   *
+   * const t = windows.rangeJoin(trades, ["Sym", "Start <= Time < End"], agg.group("Prices = Px"));
+   * ```
+   *
+   * @param table The right table.
+   * @param on Exact match columns, then the range match expression.
+   * @param aggs The aggregations of the matching right rows.
+   * @returns The joined table.
+   */
+  rangeJoin(table: TableRef, on: string | string[], aggs: Aggregation | Aggregation[]): TableRef {
+    return rangeJoin(this.#ops(), table, on, aggs);
+  }
+
+  /**
+   * Adds formatting columns the Deephaven UI reads: `"X = `RED`"` colours column X, `"X = Decimal(`0.00`)"`
+   * formats its numbers, `"* = ..."` colours whole rows. The colour is any expression the server's
+   * `ColorUtil.toLong` takes (`` `RED` ``, `bgfg(...)`, a formula of the row).
+   *
+   * @example
+   * ```ts ignore
+   * const t = quotes.formatColumns(["Px = Px > 100 ? `GREEN` : `RED`", "Px = Decimal(`0.00`)"]);
+   * ```
+   *
+   * @param formats The formats.
+   * @returns The table with formatting columns (`X__TABLE_STYLE_FORMAT`, ...).
+   */
+  formatColumns(formats: string | string[]): TableRef {
+    return formatColumns(this.#ops(), `formatColumns(${show(formats)})`, formats);
+  }
+
+  /**
+   * Colours column `column` with `formula` where `condition` holds.
+   *
+   * @example
+   * ```ts ignore
+   * const t = quotes.formatColumnWhere("Px", "Px > 100", "`GREEN`");
+   * ```
+   *
+   * @param column The column.
+   * @param condition A filter expression of the row.
+   * @param formula The colour.
+   * @returns The table with the formatting column.
+   */
+  formatColumnWhere(column: string, condition: string, formula: string): TableRef {
+    return formatColumns(
+      this.#ops(),
+      `formatColumnWhere(${JSON.stringify(column)}, ${JSON.stringify(condition)}, ${
+        JSON.stringify(formula)
+      })`,
+      conditionalFormat(column, condition, formula),
+    );
+  }
+
+  /**
+   * Colours whole rows with `formula` where `condition` holds.
+   *
+   * @example
+   * ```ts ignore
+   * const t = quotes.formatRowWhere("Sym == `A`", "`YELLOW`");
+   * ```
+   *
+   * @param condition A filter expression of the row.
+   * @param formula The colour.
+   * @returns The table with the row formatting column.
+   */
+  formatRowWhere(condition: string, formula: string): TableRef {
+    return formatColumns(
+      this.#ops(),
+      `formatRowWhere(${JSON.stringify(condition)}, ${JSON.stringify(formula)})`,
+      conditionalFormat("*", condition, formula),
+    );
+  }
+
+  /**
+   * Splits the table by key columns into a partitioned table: one constituent table per distinct key.
+   *
+   * @example
+   * ```ts ignore
+   * const bySym = trades.partitionBy("Sym");
+   * console.log(await bySym.keys()); // [["A"], ["B"]]
+   * const a = bySym.getTable("A");
+   * ```
+   *
+   * @param by The key columns.
+   * @param dropKeys Leave the key columns out of the constituents. Default `false`.
+   * @returns The partitioned table.
+   */
+  partitionBy(by: string | string[], dropKeys = false): PartitionedTable {
+    const keys = toList(by);
+    if (keys.length === 0) throw DeephavenError.invalid("partitionBy() needs at least one key column");
+    if (this.#closed) {
+      throw new DeephavenError(
+        `partitionBy() of ${this.#description} failed: the table was closed; use a handle that is still open`,
+        { code: GrpcCode.FAILED_PRECONDITION },
+      );
+    }
+    return new PartitionedTable(this.#ops(), keys, dropKeys);
+  }
+
+  #ops(): RefOps {
+    return opsOf(this);
   }
 
   /** A description without data, e.g. `TableRef(emptyTable(10), export 1)`. */

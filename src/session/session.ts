@@ -12,16 +12,16 @@ import { type ConnectOptions, type ReconnectOptions, SessionCore, type SessionSt
 import { coreOf, createRef, TableRef } from "./table_ref.ts";
 import { describeTicket, scopeTicket, type SharedTicket, ticketBytes, type TicketLike } from "./ticket.ts";
 import { ipcToFlight } from "../arrow/ipc.ts";
+import { type FieldInfo, type FieldsChange, listFields, SCOPE_APPLICATION, watchFields } from "./fields.ts";
 import {
   type ExportedTableCreationResponse,
   TableService,
 } from "../generated/proto/deephaven_core/proto/table_pb.ts";
 import { SessionService } from "../generated/proto/deephaven_core/proto/session_pb.ts";
 import { ConsoleService } from "../generated/proto/deephaven_core/proto/console_pb.ts";
-import { ApplicationService } from "../generated/proto/deephaven_core/proto/application_pb.ts";
 import { FlightService } from "../generated/proto/arrow/flight/protocol/flight_pb.ts";
 
-export type { ConnectOptions, ReconnectOptions, SessionState };
+export type { ConnectOptions, FieldInfo, FieldsChange, ReconnectOptions, SessionState };
 
 const sessionCores = new WeakMap<Session, SessionCore>();
 
@@ -359,20 +359,81 @@ export class Session {
    */
   async tables(): Promise<string[]> {
     this.#core.checkAlive("Listing tables");
+    return (await listFields(this.#core)).filter((f) =>
+      f.applicationId === SCOPE_APPLICATION && f.type === "Table"
+    )
+      .map((f) => f.name).sort();
+  }
+
+  /**
+   * The objects the server exposes now: the fields of its applications (application mode) and the variables
+   * of its global scope (`applicationId` `"scope"`), tables and others, each with its ticket.
+   *
+   * @example
+   * ```ts ignore
+   * for (const f of await session.fields()) console.log(`${f.applicationId}/${f.name}: ${f.type}`);
+   * const numbers = (await session.fields()).find((f) => f.name === "numbers")!;
+   * console.log((await session.fetchTable(numbers.ticket).toArrow()).numRows);
+   * ```
+   *
+   * @param signal Aborts the call.
+   * @returns The fields, sorted by application id and name.
+   */
+  fields(signal?: AbortSignal): Promise<FieldInfo[]> {
+    return listFields(this.#core, signal);
+  }
+
+  /**
+   * Follows the server's fields as an async iterable: first every field visible now (as `created`), then each
+   * change (a script that assigns or deletes a variable, an application that sets or removes a field). Across a
+   * reconnection, the difference between before and after comes as one change. The iteration ends when
+   * `signal` aborts, the loop breaks, or the session closes.
+   *
+   * @example
+   * ```ts ignore
+   * const ac = new AbortController();
+   * for await (const change of session.fieldChanges({ signal: ac.signal })) {
+   *   console.log(change.created.map((f) => f.name), change.removed.map((f) => f.name));
+   * }
+   * ```
+   *
+   * @param options `signal` ends the iteration.
+   * @returns The changes.
+   */
+  fieldChanges(options: { signal?: AbortSignal } = {}): AsyncIterable<FieldsChange> {
+    const core = this.#core;
+    return { [Symbol.asyncIterator]: () => watchFields(core, options.signal) };
+  }
+
+  /**
+   * Calls `cb` with each change of the server's fields, as {@linkcode Session.fieldChanges} yields them (the
+   * first call lists every field visible now, as `created`).
+   *
+   * @example
+   * ```ts ignore
+   * const stop = session.onFieldsChange((change) => console.log(change.created.map((f) => f.name)));
+   * // ...
+   * stop();
+   * ```
+   *
+   * @param cb The listener.
+   * @param onError Gets the error that ends the following (the session failed); without it, its message is
+   *   written to the console.
+   * @returns A function that stops following.
+   */
+  onFieldsChange(cb: (change: FieldsChange) => void, onError?: (error: DeephavenError) => void): () => void {
     const ac = new AbortController();
-    const names: string[] = [];
-    for await (
-      const update of this.#core.channel.serverStream(rpc(ApplicationService.method.listFields), {}, {
-        what: "Listing tables",
-        signal: ac.signal,
-      })
-    ) {
-      for (const f of update.created) {
-        if (f.applicationId === "scope" && f.typedTicket?.type === "Table") names.push(f.fieldName);
+    (async () => {
+      try {
+        for await (const change of this.fieldChanges({ signal: ac.signal })) cb(change);
+      } catch (e) {
+        if (ac.signal.aborted) return;
+        const err = DeephavenError.from(e, "Following the server's fields");
+        if (onError) onError(err);
+        else console.error(err.message);
       }
-      break; // The first message is the current state; the stream would go on with changes.
-    }
-    return names.sort();
+    })();
+    return () => ac.abort();
   }
 
   /**

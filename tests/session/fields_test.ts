@@ -9,13 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import {
-  barrageSession,
-  type FieldInfo,
-  type FieldsChange,
-  resolveUri,
-  Session,
-} from "../../mod.ts";
+import { barrageSession, type FieldInfo, type FieldsChange, resolveUri, Session } from "../../mod.ts";
 import { LiveTable } from "../../src/barrage/subscription.ts";
 import { sessionCoreOf } from "../../src/session/session.ts";
 import { toHex } from "../../src/session/ticket.ts";

@@ -9,7 +9,7 @@ import { type Table, tableToIPC } from "../deps/apache_arrow.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { rpc, rpcDynamic } from "../transport/rpc.ts";
 import { type ConnectOptions, type ReconnectOptions, SessionCore, type SessionState } from "./core.ts";
-import { coreOf, createRef, TableRef } from "./table_ref.ts";
+import { coreOf, createRef, exportOf, TableRef } from "./table_ref.ts";
 import { describeTicket, scopeTicket, type SharedTicket, ticketBytes, type TicketLike } from "./ticket.ts";
 import { ipcToFlight } from "../arrow/ipc.ts";
 import { type FieldInfo, type FieldsChange, listFields, SCOPE_APPLICATION, watchFields } from "./fields.ts";
@@ -228,12 +228,10 @@ export class Session {
     return createRef(
       this.#core,
       desc,
-      (resultId) =>
-        this.#core.channel.unary(spec, {
-          resultId,
-          sourceIds: tables.map((t) => ({ ref: { case: "ticket" as const, value: { ticket: t.ticket } } })),
-          keyColumn: orderBy ?? "",
-        }, { what: `Table operation ${desc}` }),
+      (resultId, sourceIds) =>
+        this.#core.channel.unary(spec, { resultId, sourceIds, keyColumn: orderBy ?? "" }, {
+          what: `Table operation ${desc}`,
+        }),
       tables,
     );
   }
@@ -280,7 +278,7 @@ export class Session {
       sourceId: { ticket: table.ticket },
       resultId: { ticket: ticket.bytes },
     }, { what });
-    this.#core.registerPublication(ticket.bytes, table.ticket);
+    this.#core.registerPublication(ticket.bytes, exportOf(table), table);
   }
 
   /**

@@ -15,7 +15,7 @@ import type { ArrowSchema } from "../arrow_types.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { rpcDynamic } from "../transport/rpc.ts";
 import { agg, type Aggregation } from "./aggregation.ts";
-import type { SessionCore, TableInfo } from "./core.ts";
+import type { SessionCore, TableExport, TableInfo } from "./core.ts";
 import { tableInfo } from "./core.ts";
 import { schemaFromHeader } from "../arrow/ipc.ts";
 import { describeTicket } from "./ticket.ts";
@@ -57,7 +57,7 @@ function checkCount(n: number, what: string): bigint {
 }
 
 const cores = new WeakMap<object, SessionCore>();
-const retargets = new WeakMap<object, (ticket: Uint8Array) => void>();
+const exportsOf = new WeakMap<object, TableExport>();
 
 /**
  * The session inside a handle (for the barrage layer; not public API).
@@ -68,29 +68,60 @@ export function coreOf(ref: TableRef): SessionCore {
 }
 
 /**
+ * The export a handle holds (for the session; not public API).
+ * @ignore
+ */
+export function exportOf(ref: TableRef): TableExport {
+  return exportsOf.get(ref) as TableExport;
+}
+
+function sourceRef(ticket: Uint8Array): SourceRef {
+  return { ref: { case: "ticket", value: { ticket } } };
+}
+
+/**
+ * How to create a table again: made in its own scope, so that the function holds `send` and `what` only (a
+ * closure made inside `createRef` would share its scope, and with it the handles in `deps`).
+ */
+function maker(
+  send: (result: Ticket, sources: SourceRef[]) => Promise<ExportedTableCreationResponse | TableInfo>,
+  what: string,
+): TableExport["make"] {
+  return async (t, from) => {
+    const r = await send({ ticket: t }, from.map(sourceRef));
+    if ("success" in r) tableInfo(r as ExportedTableCreationResponse, what);
+  };
+}
+
+/**
  * Creates a handle whose creation RPC is already under way. `send` gets the
- * result ticket and returns the server's creation response; `deps` are the
- * handles the new table reads, whose failure explains this one's.
+ * result ticket and the tickets of `deps` (as source references, in order) and
+ * returns the server's creation response; `deps` are the handles the new table
+ * reads, whose failure explains this one's. `send` must not hold any handle:
+ * it is kept to create the table again after a new server session, while the
+ * handles may be collected.
  * @ignore
  */
 export function createRef(
   core: SessionCore,
   description: string,
-  send: (result: Ticket) => Promise<ExportedTableCreationResponse | TableInfo>,
+  send: (result: Ticket, sources: SourceRef[]) => Promise<ExportedTableCreationResponse | TableInfo>,
   deps: readonly TableRef[] = [],
 ): TableRef {
-  const ticket = core.newExportTicket();
   const what = `Table operation ${description}`;
-  const holder: { ref?: TableRef } = {};
-  core.registerReplay(ticket, async (t) => {
-    const r = await send({ ticket: t });
-    if ("success" in r) tableInfo(r as ExportedTableCreationResponse, what);
-  }, (t) => holder.ref && retargets.get(holder.ref)?.(t));
+  const sources = deps.map(exportOf);
+  const exp: TableExport = {
+    ticket: core.newExportTicket(),
+    sources,
+    held: true,
+    readers: new Set(),
+    make: maker(send, what),
+  };
   const info = (async (): Promise<TableInfo> => {
     let sent: Promise<ExportedTableCreationResponse | TableInfo>;
     try {
       core.checkAlive(what);
-      sent = send({ ticket });
+      sent = send({ ticket: exp.ticket }, sources.map((e) => sourceRef(e.ticket)));
     } catch (e) {
       throw e instanceof DeephavenError ? e : new DeephavenError(`${what} failed: ${(e as Error).message}`, {
         code: GrpcCode.INVALID_ARGUMENT,
@@ -109,8 +140,15 @@ export function createRef(
     }
   })();
   info.catch(() => {}); // Surfaced by ready() and friends, never as an unhandled rejection.
-  holder.ref = new TableRef(core, ticket, info, description);
-  return holder.ref;
+  // The sources are released (when their handles go) only after this creation is done.
+  const settled = info.then(() => {}, () => {});
+  for (const src of sources) {
+    src.readers.add(settled);
+    settled.then(() => src.readers.delete(settled));
+  }
+  const ref = new TableRef(core, exp, info, description);
+  core.track(exp, ref);
+  return ref;
 }
 
 /**
@@ -127,7 +165,7 @@ export function createRef(
  * ```
  */
 export class TableRef {
-  #ticket: Uint8Array;
+  readonly #export: TableExport;
   readonly #core: SessionCore;
   readonly #info: Promise<TableInfo>;
   readonly #description: string;
@@ -137,11 +175,11 @@ export class TableRef {
    * Use the session's methods to make handles.
    * @ignore
    */
-  constructor(core: SessionCore, ticket: Uint8Array, info: Promise<TableInfo>, description: string) {
+  constructor(core: SessionCore, exp: TableExport, info: Promise<TableInfo>, description: string) {
     this.#core = core;
     cores.set(this, core);
-    retargets.set(this, (t) => (this.#ticket = t));
-    this.#ticket = ticket;
+    exportsOf.set(this, exp);
+    this.#export = exp;
     this.#info = info;
     this.#description = description;
   }
@@ -151,7 +189,7 @@ export class TableRef {
    * table had to be re-created after a reconnection.
    */
   get ticket(): Uint8Array {
-    return this.#ticket;
+    return this.#export.ticket;
   }
 
   /** How this table was made, e.g. `emptyTable(10).update(["X = i"])`. */
@@ -213,7 +251,10 @@ export class TableRef {
     return await this.#core.doGet(this.ticket, signal);
   }
 
-  /** Releases the server table. Handles derived from it stay valid. Safe to call twice. */
+  /**
+   * Releases the server table. Handles derived from it stay valid. Safe to call twice. A handle that is
+   * garbage-collected without `close()` is released then; `close()` (or `await using`) releases it at once.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -222,8 +263,22 @@ export class TableRef {
     } catch {
       // Nothing was created, but the export may still exist in a failed state.
     }
-    this.#core.forgetReplay(this.ticket);
-    await this.#core.release(this.ticket);
+    await this.#core.releaseExport(this.#export);
+  }
+
+  /**
+   * Closes the handle at the end of an `await using` block.
+   *
+   * @example
+   * ```ts ignore
+   * {
+   *   await using t = session.emptyTable(5).update("X = i");
+   *   console.log((await t.toArrow()).numRows);
+   * } // released here
+   * ```
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   #checkOpen(what: string): void {
@@ -236,13 +291,17 @@ export class TableRef {
     this.#core.checkAlive(`${what} of ${this.#description}`);
   }
 
+  /**
+   * This table's current reference. A request that reads it holds this handle for as long as the result can
+   * be re-created; requests get their sources' references as arguments instead (see `#unary`).
+   */
   #source(): SourceRef {
     return { ref: { case: "ticket", value: { ticket: this.ticket } } };
   }
 
   #derive(
     op: string,
-    send: (result: Ticket, source: SourceRef) => Promise<ExportedTableCreationResponse>,
+    send: (result: Ticket, sources: SourceRef[]) => Promise<ExportedTableCreationResponse>,
     deps: readonly TableRef[] = [],
   ): TableRef {
     const description = `${this.#description}.${op}`;
@@ -253,7 +312,14 @@ export class TableRef {
       );
       const info = Promise.reject(err);
       info.catch(() => {});
-      return new TableRef(this.#core, this.#core.newExportTicket(), info, description);
+      const none: TableExport = {
+        ticket: this.#core.newExportTicket(),
+        sources: [],
+        held: false,
+        readers: new Set(),
+        make: () => Promise.reject(err),
+      };
+      return new TableRef(this.#core, none, info, description);
     }
     for (const d of deps) {
       if (d.#core !== this.#core) {
@@ -264,24 +330,27 @@ export class TableRef {
         );
       }
     }
-    return createRef(this.#core, description, (result) => send(result, this.#source()), [this, ...deps]);
+    return createRef(this.#core, description, send, [this, ...deps]);
   }
 
+  /**
+   * An operation of one RPC whose request `request` builds from the result ticket, this table's reference and
+   * those of `deps` (in order). `request` must not hold a handle (see `createRef`).
+   */
   #unary<M extends keyof typeof TableService.method>(
     method: M,
     op: string,
-    request: (result: Ticket, source: SourceRef) => Record<string, unknown>,
+    request: (result: Ticket, source: SourceRef, others: SourceRef[]) => Record<string, unknown>,
     deps: readonly TableRef[] = [],
   ): TableRef {
     const spec = rpcDynamic<Record<string, unknown>, ExportedTableCreationResponse>(
       TableService.method[method],
     );
+    const channel = this.#core.channel;
+    const what = `Table operation ${this.#description}.${op}`;
     return this.#derive(
       op,
-      (result, source) =>
-        this.#core.channel.unary(spec, request(result, source), {
-          what: `Table operation ${this.#description}.${op}`,
-        }),
+      (result, [source, ...others]) => channel.unary(spec, request(result, source, others), { what }),
       deps,
     );
   }
@@ -562,10 +631,10 @@ export class TableRef {
     return this.#unary(
       method,
       `${name}(${table.#description}, ${show(columnsToMatch)}, ${show(columnsToAdd)})`,
-      (resultId, leftId) => ({
+      (resultId, leftId, [rightId]) => ({
         resultId,
         leftId,
-        rightId: table.#source(),
+        rightId,
         columnsToMatch,
         columnsToAdd,
         ...extra,
@@ -625,10 +694,10 @@ export class TableRef {
     return this.#unary(
       method,
       `${name}(${table.#description}, ${show(keys)}, ${show(columnsToAdd)})`,
-      (resultId, leftId) => ({
+      (resultId, leftId, [rightId]) => ({
         resultId,
         leftId,
-        rightId: table.#source(),
+        rightId,
         exactMatchColumns: keys.slice(0, -1),
         asOfColumn: keys[keys.length - 1],
         columnsToAdd,

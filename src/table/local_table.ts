@@ -408,6 +408,37 @@ export class LocalTable {
     f?.();
   }
 
+  /**
+   * Closes the table at the end of a `using` block.
+   *
+   * @example
+   * ```ts ignore
+   * {
+   *   using snap = await bs.snapshot(ticket);
+   *   console.log(snap.size);
+   * } // closed here
+   * ```
+   */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /**
+   * Closes the table at the end of an `await using` block (a live table ends its subscription).
+   *
+   * @example
+   * ```ts ignore
+   * {
+   *   await using live = await bs.subscribe(ticket);
+   *   for await (const u of live.updates()) if (u.added.size > 0) break;
+   * } // unsubscribed here
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+
   // ---- local queries: derived tables that stay live ----
 
   /**

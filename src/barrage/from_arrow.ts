@@ -5,6 +5,7 @@
  * @module
  */
 
+import { checkArrowTable } from "../validate.ts";
 import {
   DataType,
   type Dictionary,
@@ -35,6 +36,7 @@ import { decodeRecordBatch } from "./record_batch.ts";
  * @returns The local table.
  */
 export function localTableFromArrow(table: Table): LocalTable {
+  checkArrowTable(table, "localTableFromArrow()");
   if (table.schema.fields.some((f) => DataType.isDictionary(f.type))) table = undictionary(table);
   const [schemaMsg, ...batches] = ipcToFlight(tableToIPC(table, "stream"));
   const schema = schemaFromFlatbuffer(schemaMsg.dataHeader);

@@ -7,6 +7,7 @@
  */
 
 import { DeephavenError, GrpcCode } from "../errors.ts";
+import { checkString } from "../validate.ts";
 import { applicationTicket, scopeTicket } from "../session/ticket.ts";
 import type { LocalTable } from "../table/local_table.ts";
 import { barrageSession, type BarrageSessionOptions } from "./barrage_session.ts";
@@ -34,6 +35,7 @@ export interface DeephavenUri {
  * @returns The parts.
  */
 export function parseUri(uri: string): DeephavenUri {
+  checkString(uri, "parseUri() needs a URI such as dh+plain://host:port/scope/<name>");
   const m = uri.match(/^(dh\+plain|dh):\/\/([^/:]+|\[[^\]]+\])(?::(\d+))?\/(.+)$/);
   const fail = () =>
     new DeephavenError(
@@ -45,7 +47,13 @@ export function parseUri(uri: string): DeephavenUri {
   const useTls = m[1] === "dh";
   const host = m[2].replace(/^\[|\]$/g, "");
   const port = m[3] ? Number(m[3]) : useTls ? 443 : 10000;
-  const parts = m[4].split("/").map(decodeURIComponent);
+  if (port < 1 || port > 65535) throw fail();
+  let parts: string[];
+  try {
+    parts = m[4].split("/").map(decodeURIComponent);
+  } catch {
+    throw fail(); // a malformed %-escape
+  }
   let ticket: Uint8Array;
   if (parts.length === 2 && parts[0] === "scope" && parts[1]) ticket = scopeTicket(parts[1]);
   else if (parts.length === 4 && parts[0] === "app" && parts[2] === "field") {

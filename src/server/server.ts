@@ -24,6 +24,7 @@
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { Channel, type MethodSpec } from "../transport/channel.ts";
 import { launcherPath, removeLauncher } from "./launcher.ts";
+import { checkInteger, checkOptions, checkString, checkStrings, shown } from "../validate.ts";
 import { BASIC_AUTH_ENV, BASIC_AUTH_HANDLER, basicAuthClasses } from "./basic_auth.ts";
 
 /** Which authentication handlers an embedded server enables. */
@@ -336,6 +337,7 @@ async function probe(host: string, port: number, timeoutMs: number): Promise<voi
  * ```
  */
 export async function startServer(options: ServerOptions = {}): Promise<EmbeddedServer> {
+  checkServerOptions(options);
   try {
     return await startServerOnce(options);
   } catch (e) {
@@ -434,6 +436,23 @@ class RunningServer implements EmbeddedServer {
   [Symbol.for("Deno.customInspect")](): string {
     const basic = this.#basicAuth === undefined ? "" : ", basic auth";
     return `EmbeddedServer { target: ${this.target}, auth: ${this.auth}${basic}, logPath: ${this.logPath} }`;
+  }
+}
+
+/** Refuses options of the wrong kind before anything is started. */
+function checkServerOptions(options: ServerOptions): void {
+  const o = checkOptions(options, "startServer()");
+  if (o.auth !== undefined && !["anonymous", "psk", "both"].includes(o.auth)) {
+    throw DeephavenError.invalid(`startServer() auth is "anonymous", "psk" or "both", got ${shown(o.auth)}`);
+  }
+  if (o.port !== undefined) checkInteger(o.port, "startServer() needs a port number", 1, 65535);
+  if (o.startTimeoutMs !== undefined) checkInteger(o.startTimeoutMs, "startServer() needs startTimeoutMs", 1);
+  checkStrings(o.jvmArgs, "startServer() needs jvmArgs as text");
+  for (const k of ["psk", "script", "name", "logDir", "python", "basicAuth"] as const) {
+    if (o[k] !== undefined) checkString(o[k], `startServer() needs ${k} as text`);
+  }
+  if (o.applications !== undefined && !Array.isArray(o.applications)) {
+    throw DeephavenError.invalid(`startServer() needs applications as a list, got ${shown(o.applications)}`);
   }
 }
 

@@ -10,6 +10,7 @@ import type { Table } from "../deps/apache_arrow.ts";
 import { Channel, type Headers, type TlsOptions } from "../transport/channel.ts";
 import { rpc } from "../transport/rpc.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
+import { checkInteger, checkOptions, checkSignal, checkString, shown } from "../validate.ts";
 import { AuthState, type AuthType } from "./auth.ts";
 import { describeTicket, exportTicket } from "./ticket.ts";
 
@@ -138,12 +139,58 @@ export function tableInfo(r: ExportedTableCreationResponse, what: string): Table
 }
 
 function envPort(): number | undefined {
+  let p: string | undefined;
   try {
-    const p = Deno.env.get("DH_PORT");
-    return p ? Number(p) : undefined;
+    p = Deno.env.get("DH_PORT");
   } catch {
     return undefined;
   }
+  return p
+    ? checkInteger(Number(p), `The environment variable DH_PORT needs a port number`, 1, 65535)
+    : undefined;
+}
+
+const isBytes = (x: unknown) => typeof x === "string" || x instanceof Uint8Array;
+
+/** Refuses connection options of the wrong kind (before anything is sent); returns them (`{}` for none). */
+function checkConnectOptions(o: ConnectOptions | undefined): ConnectOptions {
+  const what = "Session.connect()";
+  o = checkOptions(o, what);
+  if (o.host !== undefined) checkString(o.host, `${what} needs a host name`, true);
+  if (o.port !== undefined) checkInteger(o.port, `${what} needs a port number`, 1, 65535);
+  if (o.authType !== undefined) checkString(o.authType, `${what} needs an auth type`, true);
+  if (o.authToken !== undefined) checkString(o.authToken, `${what} needs the auth token as text`);
+  for (const k of ["tlsRootCerts", "clientCertChain", "clientPrivateKey"] as const) {
+    if (o[k] !== undefined && !isBytes(o[k])) {
+      throw DeephavenError.invalid(`${what} needs ${k} as PEM text or bytes, got ${shown(o[k])}`);
+    }
+  }
+  if (o.tlsServerName !== undefined) {
+    checkString(o.tlsServerName, `${what} needs tlsServerName as text`, true);
+  }
+  for (const [k, v] of Object.entries(checkOptions(o.extraHeaders, `${what} extraHeaders`))) {
+    // gRPC metadata: keys of lower-case letters, digits, '-', '_' and '.'; values of printable ASCII.
+    if (!/^[0-9a-zA-Z_.-]+$/.test(k) || typeof v !== "string" || !/^[ -~]*$/.test(v)) {
+      throw DeephavenError.invalid(
+        `${what} got a header that gRPC cannot send: ${shown(k)}; use names of letters, digits, '-', '_' ` +
+          "or '.', and values of printable ASCII text",
+      );
+    }
+  }
+  if (
+    o.connectTimeoutMs !== undefined && !(typeof o.connectTimeoutMs === "number" && o.connectTimeoutMs > 0)
+  ) {
+    throw DeephavenError.invalid(`${what} needs connectTimeoutMs > 0, got ${shown(o.connectTimeoutMs)}`);
+  }
+  if (o.reconnect !== undefined && o.reconnect !== false) {
+    for (const [k, v] of Object.entries(checkOptions(o.reconnect, `${what} reconnect`))) {
+      if (v !== undefined && !(typeof v === "number" && v >= 0)) {
+        throw DeephavenError.invalid(`${what} needs reconnect.${k} as milliseconds >= 0, got ${shown(v)}`);
+      }
+    }
+  }
+  checkSignal(o.signal, what);
+  return o;
 }
 
 function envHost(): string | undefined {
@@ -203,7 +250,8 @@ export class SessionCore {
   readonly #failedReplays = new Set<number>();
   #generationListeners = new Set<() => void>();
 
-  constructor(options: ConnectOptions) {
+  constructor(connectOptions: ConnectOptions) {
+    const options = checkConnectOptions(connectOptions);
     this.host = options.host ?? envHost() ?? "localhost";
     this.port = options.port ?? envPort() ?? 10000;
     this.useTls = options.useTls ?? false;

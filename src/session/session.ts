@@ -9,7 +9,15 @@ import { type Table, tableToIPC } from "../deps/apache_arrow.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { rpc, rpcDynamic } from "../transport/rpc.ts";
 import { type ConnectOptions, type ReconnectOptions, SessionCore, type SessionState } from "./core.ts";
-import { coreOf, createRef, exportOf, TableRef } from "./table_ref.ts";
+import { checkRef, coreOf, createRef, exportOf, TableRef } from "./table_ref.ts";
+import {
+  checkArrowTable,
+  checkFunction,
+  checkOptions,
+  checkSignal,
+  checkString,
+  shown,
+} from "../validate.ts";
 import { describeTicket, scopeTicket, type SharedTicket, ticketBytes, type TicketLike } from "./ticket.ts";
 import { ipcToFlight } from "../arrow/ipc.ts";
 import { type FieldInfo, type FieldsChange, listFields, SCOPE_APPLICATION, watchFields } from "./fields.ts";
@@ -41,6 +49,34 @@ export interface TimeTableOptions {
   startTime?: Date | bigint | string;
   /** Make a blink table (each cycle keeps only its new rows). Default `false`. */
   blinkTable?: boolean;
+}
+
+/** Refuses time table options the server could not take (before anything is sent). */
+function checkTimeTable(o: TimeTableOptions): void {
+  const p = o.period;
+  const ok = typeof p === "string"
+    ? p.length > 0
+    : typeof p === "number"
+    ? Number.isSafeInteger(p) && p > 0
+    : typeof p === "bigint" && p > 0n;
+  if (!ok) {
+    throw DeephavenError.invalid(
+      `timeTable() needs a period: an ISO-8601 duration such as "PT1s", or whole nanoseconds > 0; got ${
+        shown(p)
+      }`,
+    );
+  }
+  const t = o.startTime;
+  if (
+    t !== undefined && !(t instanceof Date && !Number.isNaN(t.getTime())) && typeof t !== "bigint" &&
+    typeof t !== "string"
+  ) {
+    throw DeephavenError.invalid(
+      `timeTable() needs a start time: a valid Date, epoch nanoseconds (bigint) or a time string; got ${
+        shown(t)
+      }`,
+    );
+  }
 }
 
 /**
@@ -166,7 +202,8 @@ export class Session {
    * @returns The table handle.
    */
   timeTable(period: string | number | bigint | TimeTableOptions): TableRef {
-    const o: TimeTableOptions = typeof period === "object" ? period : { period };
+    const o: TimeTableOptions = typeof period === "object" ? checkOptions(period, "timeTable()") : { period };
+    checkTimeTable(o);
     const req: Record<string, unknown> = { blinkTable: o.blinkTable ?? false };
     req.period = typeof o.period === "string"
       ? { case: "periodString", value: o.period }
@@ -191,6 +228,7 @@ export class Session {
    * @returns The table handle (fails on use when there is no such table).
    */
   openTable(name: string): TableRef {
+    checkString(name, "openTable() needs the name of a variable in the server's scope", true);
     return this.#fetch(`openTable(${JSON.stringify(name)})`, scopeTicket(name));
   }
 
@@ -222,6 +260,11 @@ export class Session {
    * @returns The merged table.
    */
   mergeTables(tables: TableRef[], orderBy?: string): TableRef {
+    if (!Array.isArray(tables)) {
+      throw DeephavenError.invalid(`mergeTables() needs a list of tables, got ${shown(tables)}`);
+    }
+    tables.forEach((t) => checkRef(t, "mergeTables()"));
+    if (orderBy !== undefined) checkString(orderBy, "mergeTables() orders by a column name");
     if (tables.length === 0) throw DeephavenError.invalid("mergeTables() needs at least one table");
     const desc = `mergeTables([${tables.map((t) => t.description).join(", ")}])`;
     const spec = rpc(TableService.method.mergeTables);
@@ -243,6 +286,7 @@ export class Session {
    * @returns The table handle.
    */
   importTable(table: Table): TableRef {
+    checkArrowTable(table, "importTable()");
     const desc = `importTable(${table.numRows} rows)`;
     return createRef(this.#core, desc, async (result) => {
       const what = `Table operation ${desc}`;
@@ -271,14 +315,16 @@ export class Session {
    * @param table The table to publish.
    */
   async publishTable(ticket: SharedTicket, table: TableRef): Promise<void> {
+    const shared = ticketBytes(ticket);
+    checkRef(table, "publishTable()");
     await table.ready();
-    const what = `Publishing ${table.description} under ${describeTicket(ticket.bytes)}`;
+    const what = `Publishing ${table.description} under ${describeTicket(shared)}`;
     this.#core.checkAlive(what);
     await this.#core.channel.unary(rpc(SessionService.method.publishFromTicket), {
       sourceId: { ticket: table.ticket },
-      resultId: { ticket: ticket.bytes },
+      resultId: { ticket: shared },
     }, { what });
-    this.#core.registerPublication(ticket.bytes, exportOf(table), table);
+    this.#core.registerPublication(shared, exportOf(table), table);
   }
 
   /**
@@ -296,6 +342,7 @@ export class Session {
    * @returns The data as an apache-arrow `Table`.
    */
   async toArrow(table: TableRef | TicketLike, signal?: AbortSignal): Promise<Table> {
+    checkSignal(signal, "toArrow()");
     if (table instanceof TableRef) return await table.toArrow(signal);
     return await this.#core.doGet(ticketBytes(table), signal);
   }
@@ -320,6 +367,7 @@ export class Session {
    * @throws {DeephavenError} `INVALID_ARGUMENT` with the server's error when the script fails.
    */
   async runScript(code: string): Promise<void> {
+    checkString(code, "runScript() needs Python source");
     this.#core.checkAlive("Running a script");
     const consoleId = await this.#console();
     const r = await this.#core.channel.unary(rpc(ConsoleService.method.executeCommand), {
@@ -341,6 +389,8 @@ export class Session {
    * @param table The table.
    */
   async bindTable(name: string, table: TableRef): Promise<void> {
+    checkString(name, "bindTable() needs a variable name", true);
+    checkRef(table, "bindTable()");
     await table.ready();
     const consoleId = await this.#console();
     await this.#core.channel.unary(rpc(ConsoleService.method.bindTableToVariable), {
@@ -377,8 +427,8 @@ export class Session {
    * @param signal Aborts the call.
    * @returns The fields, sorted by application id and name.
    */
-  fields(signal?: AbortSignal): Promise<FieldInfo[]> {
-    return listFields(this.#core, signal);
+  async fields(signal?: AbortSignal): Promise<FieldInfo[]> {
+    return await listFields(this.#core, checkSignal(signal, "fields()"));
   }
 
   /**
@@ -400,7 +450,8 @@ export class Session {
    */
   fieldChanges(options: { signal?: AbortSignal } = {}): AsyncIterable<FieldsChange> {
     const core = this.#core;
-    return { [Symbol.asyncIterator]: () => watchFields(core, options.signal) };
+    const signal = checkSignal(checkOptions(options, "fieldChanges()").signal, "fieldChanges()");
+    return { [Symbol.asyncIterator]: () => watchFields(core, signal) };
   }
 
   /**
@@ -420,6 +471,8 @@ export class Session {
    * @returns A function that stops following.
    */
   onFieldsChange(cb: (change: FieldsChange) => void, onError?: (error: DeephavenError) => void): () => void {
+    checkFunction(cb, "onFieldsChange() needs a listener");
+    if (onError !== undefined) checkFunction(onError, "onFieldsChange() takes an error listener");
     const ac = new AbortController();
     (async () => {
       try {

@@ -13,6 +13,7 @@
 import type { Table } from "../deps/apache_arrow.ts";
 import type { ArrowSchema } from "../arrow_types.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
+import { checkInteger, checkSignal, checkString, checkStrings, shown } from "../validate.ts";
 import { rpcDynamic } from "../transport/rpc.ts";
 import { agg, type Aggregation } from "./aggregation.ts";
 import type { SessionCore, TableExport, TableInfo } from "./core.ts";
@@ -37,12 +38,23 @@ const NATURAL_JOIN_TYPES: Record<NaturalJoinType, number> = {
   EXACTLY_ONE_MATCH: 4,
 };
 
+function naturalJoinType(type: NaturalJoinType): number {
+  const n = NATURAL_JOIN_TYPES[type];
+  if (!Object.hasOwn(NATURAL_JOIN_TYPES, type)) {
+    throw DeephavenError.invalid(
+      `naturalJoin() types are ${Object.keys(NATURAL_JOIN_TYPES).map((k) => `"${k}"`).join(", ")}; got ${
+        shown(type)
+      }`,
+    );
+  }
+  return n;
+}
+
 type Ticket = { ticket: Uint8Array };
 type SourceRef = { ref: { case: "ticket"; value: Ticket } };
 
 function toList(x: string | readonly string[] | undefined): string[] {
-  if (x === undefined) return [];
-  return typeof x === "string" ? [x] : [...x];
+  return checkStrings(x, "Table operations take column names, formulas or filters");
 }
 
 function show(x: string | readonly string[] | undefined): string {
@@ -77,6 +89,17 @@ export function exportOf(ref: TableRef): TableExport {
 
 function sourceRef(ticket: Uint8Array): SourceRef {
   return { ref: { case: "ticket", value: { ticket } } };
+}
+
+/**
+ * A table handle, or a DeephavenError `INVALID_ARGUMENT`.
+ * @ignore
+ */
+export function checkRef(x: unknown, what: string): TableRef {
+  if (!(x instanceof TableRef)) {
+    throw DeephavenError.invalid(`${what} needs a TableRef (a server table handle), got ${shown(x)}`);
+  }
+  return x;
 }
 
 /**
@@ -246,6 +269,7 @@ export class TableRef {
    * @returns The snapshot.
    */
   async toArrow(signal?: AbortSignal): Promise<Table> {
+    checkSignal(signal, "toArrow()");
     await this.#info;
     this.#checkOpen("toArrow()");
     return await this.#core.doGet(this.ticket, signal);
@@ -322,6 +346,7 @@ export class TableRef {
       return new TableRef(this.#core, none, info, description);
     }
     for (const d of deps) {
+      checkRef(d, `Table operation ${description}`);
       if (d.#core !== this.#core) {
         throw new DeephavenError(
           `Table operation ${description} failed: both tables must belong to the same session; ` +
@@ -423,7 +448,14 @@ export class TableRef {
    */
   sort(orderBy: string | string[], order: SortDirection | SortDirection[] = "ASC"): TableRef {
     const cols = toList(orderBy);
-    const dirs = typeof order === "string" ? cols.map(() => order) : order;
+    const dirs = typeof order === "string"
+      ? cols.map(() => order)
+      : checkStrings(order, "sort() needs directions");
+    for (const d of dirs) {
+      if (d !== "ASC" && d !== "DESC") {
+        throw DeephavenError.invalid(`sort() directions are "ASC" or "DESC", got ${shown(d)}`);
+      }
+    }
     if (dirs.length !== cols.length) {
       throw DeephavenError.invalid(
         `sort() got ${cols.length} columns but ${dirs.length} directions; give one per column`,
@@ -549,6 +581,7 @@ export class TableRef {
 
   /** Number of rows per group, in column `column`. */
   countBy(column: string, by?: string | string[]): TableRef {
+    checkString(column, "countBy() needs the name of the count column", true);
     return this.aggBy([agg.count(column)], by);
   }
 
@@ -563,6 +596,13 @@ export class TableRef {
   aggBy(aggs: Aggregation | Aggregation[], by?: string | string[], preserveEmpty = false): TableRef {
     const list = Array.isArray(aggs) ? aggs : [aggs];
     if (list.length === 0) throw DeephavenError.invalid("aggBy() needs at least one aggregation");
+    for (const a of list) {
+      if (typeof a !== "object" || a === null || !("wire" in a)) {
+        throw DeephavenError.invalid(
+          `aggBy() needs aggregations built with agg (such as agg.sum("X")), got ${shown(a)}`,
+        );
+      }
+    }
     const groupByColumns = toList(by);
     return this.#unary(
       "aggregate",
@@ -610,6 +650,8 @@ export class TableRef {
 
   /** Rows from position `start` (inclusive) to `stop` (exclusive); negative positions count from the end. */
   slice(start: number, stop: number): TableRef {
+    checkInteger(start, "slice() needs a start position");
+    checkInteger(stop, "slice() needs a stop position");
     return this.#unary("slice", `slice(${start}, ${stop})`, (resultId, sourceId) => ({
       resultId,
       sourceId,
@@ -626,6 +668,7 @@ export class TableRef {
     joins: string | string[] | undefined,
     extra: Record<string, unknown> = {},
   ): TableRef {
+    checkRef(table, `${name}()`);
     const columnsToMatch = toList(on);
     const columnsToAdd = toList(joins);
     return this.#unary(
@@ -664,7 +707,7 @@ export class TableRef {
       table,
       on,
       joins,
-      type ? { joinType: NATURAL_JOIN_TYPES[type] } : {},
+      type === undefined ? {} : { joinType: naturalJoinType(type) },
     );
   }
 
@@ -688,6 +731,7 @@ export class TableRef {
     on: string | string[],
     joins?: string | string[],
   ) {
+    checkRef(table, `${name}()`);
     const keys = toList(on);
     if (keys.length === 0) throw DeephavenError.invalid(`${name}() needs at least the as-of column in 'on'`);
     const columnsToAdd = toList(joins);

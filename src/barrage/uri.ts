@@ -71,11 +71,16 @@ export interface ResolveUriOptions
 
 /**
  * Opens (or reuses) a Barrage session to the URI's server and subscribes to
- * (or, with `snapshot: true`, snapshots) the table it names.
+ * (or, with `snapshot: true`, snapshots) the table it names: a variable of the
+ * global scope (`/scope/<name>`) or an application's field
+ * (`/app/<id>/field/<name>`). The connection is closed once the snapshot is
+ * taken, or when the live table closes (unless other handles share it).
  *
  * @example Usage
  * ```ts ignore
  * const trades = await resolveUri("dh+plain://localhost:10000/scope/trades");
+ * const numbers = await resolveUri("dh+plain://localhost:10000/app/demo/field/numbers", { snapshot: true });
+ * trades.close(); // ends the subscription and its connection
  * ```
  *
  * @param uri The URI.
@@ -112,5 +117,20 @@ export async function resolveUri(
     extraHeaders,
     connectTimeoutMs,
   });
-  return snapshot ? await bs.snapshot(u.ticket, capture) : await bs.subscribe(u.ticket, capture);
+  // The Barrage handle lives as long as what it captured: a snapshot needs it no more, a live table until it
+  // closes (the connection itself is shared with other handles to the same server and credentials).
+  let table: LiveTable | LocalTable;
+  try {
+    table = snapshot ? await bs.snapshot(u.ticket, capture) : await bs.subscribe(u.ticket, capture);
+  } catch (e) {
+    await bs.close();
+    throw e;
+  }
+  if (snapshot) await bs.close();
+  else {
+    table.onStateChange((s) => {
+      if (s === "closed") bs.close().catch(() => {});
+    });
+  }
+  return table;
 }

@@ -104,6 +104,14 @@ async function assertChainData(ref: TableRef): Promise<void> {
   assert.deepEqual([...t.getChild("Name")!], ["k8", "k6", "k4", "k2", "k0"]);
 }
 
+/** The shared server, a PSK session and a Barrage session (tagged with an `x-test` header) on it. */
+async function connectBoth(tag: string) {
+  const server = await resilienceServer();
+  const session = await connectPsk(server);
+  const bs = await barrageSession({ host: server.host, port: server.port, extraHeaders: { "x-test": tag } });
+  return { server, session, bs };
+}
+
 const mib = (n: number) => `${Math.round(n / 2 ** 20 * 10) / 10} MiB`;
 
 Deno.test({
@@ -111,13 +119,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const server = await resilienceServer();
-    const publisher = await connectPsk(server);
-    const bs = await barrageSession({
-      host: server.host,
-      port: server.port,
-      extraHeaders: { "x-test": "leak-cycles" },
-    });
+    const { session: publisher, bs } = await connectBoth("leak-cycles");
     try {
       const ticket = SharedTicket.randomTicket();
       const published = publisher.emptyTable(ROWS).update(["X = ii", "D = X * 0.5"]);
@@ -171,13 +173,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const server = await resilienceServer();
-    const session = await connectPsk(server);
-    const bs = await barrageSession({
-      host: server.host,
-      port: server.port,
-      extraHeaders: { "x-test": "leak-handles" },
-    });
+    const { session, bs } = await connectBoth("leak-handles");
     try {
       const base = session.emptyTable(ROWS).update(["X = ii"]);
       await base.ready();
@@ -242,13 +238,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const server = await resilienceServer();
-    const session = await connectPsk(server);
-    const bs = await barrageSession({
-      host: server.host,
-      port: server.port,
-      extraHeaders: { "x-test": "using" },
-    });
+    const { session, bs } = await connectBoth("using");
     try {
       const kept = session.emptyTable(3).update("X = i");
       await kept.ready();

@@ -49,6 +49,8 @@ export {
 } from "./src/errors.ts";
 export {
   type ConnectOptions,
+  type FieldInfo,
+  type FieldsChange,
   type ReconnectOptions,
   Session,
   type SessionState,

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { checkArrowTable } from "../validate.ts";
 import {
   DataType,
   type Dictionary,
@@ -79,6 +80,7 @@ export function arrowValues(table: Table): (row: number, column: number) => unkn
  * @returns The local table.
  */
 export function localTableFromArrow(table: Table): LocalTable {
+  checkArrowTable(table, "localTableFromArrow()");
   if (table.schema.fields.some((f) => DataType.isDictionary(f.type))) table = undictionary(table);
   const [schemaMsg, ...batches] = ipcToFlight(tableToIPC(table, "stream"));
   const schema = schemaFromFlatbuffer(schemaMsg.dataHeader);

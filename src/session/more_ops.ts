@@ -13,7 +13,7 @@ import { DeephavenError } from "../errors.ts";
 import { rpcDynamic } from "../transport/rpc.ts";
 import type { Aggregation } from "./aggregation.ts";
 import { py, scriptTable } from "./script_op.ts";
-import type { RefOps, TableRef } from "./table_ref.ts";
+import type { RefOps, SourceRef, TableRef } from "./table_ref.ts";
 import {
   type ExportedTableCreationResponse,
   TableService,
@@ -48,6 +48,11 @@ function parsePair(text: string, what: string): [string, string] {
     );
   }
   return [m[1], m[2] ?? m[1]];
+}
+
+/** The tickets of table references. */
+function tickets(sources: SourceRef[]): Uint8Array[] {
+  return sources.map((s) => s.ref.value.ticket);
 }
 
 async function columnNames(source: TableRef): Promise<string[]> {
@@ -102,9 +107,9 @@ export function renamePlan(
 
 /** Sends the view of a plan; in two steps when a later column reads a name an earlier one defines. */
 function sendPlan(
-  ops: RefOps,
+  core: RefOps["core"],
   result: { ticket: Uint8Array },
-  source: ReturnType<RefOps["ref"]>,
+  source: SourceRef,
   plan: [string, string][],
   what: string,
 ): Promise<ExportedTableCreationResponse> {
@@ -117,7 +122,7 @@ function sendPlan(
   }
   const view = selectRpc("view");
   if (!clash) {
-    return ops.core.channel.unary(view, {
+    return core.channel.unary(view, {
       resultId: result,
       sourceId: source,
       columnSpecs: plan.map(([o, i]) => spec(o, i)),
@@ -126,18 +131,18 @@ function sendPlan(
     });
   }
   const temp = plan.map((_, k) => `__dh_deno_move_${k}`);
-  const step: { ticket: Uint8Array } = { ticket: ops.core.newExportTicket() };
-  const first = ops.core.channel.unary(view, {
+  const step: { ticket: Uint8Array } = { ticket: core.newExportTicket() };
+  const first = core.channel.unary(view, {
     resultId: step,
     sourceId: source,
     columnSpecs: plan.map(([, i], k) => `${temp[k]} = ${i}`),
   }, { what });
   first.catch(() => {});
-  return ops.core.channel.unary(view, {
+  return core.channel.unary(view, {
     resultId: result,
     sourceId: { ref: { case: "ticket", value: step } },
     columnSpecs: plan.map(([o], k) => `${o} = ${temp[k]}`),
-  }, { what }).finally(() => ops.core.release(step.ticket).catch(() => {}));
+  }, { what }).finally(() => core.release(step.ticket).catch(() => {}));
 }
 
 /** Implements `renameColumns`, `moveColumns`, `moveColumnsUp` and `moveColumnsDown`. */
@@ -149,11 +154,14 @@ export function moveOrRename(
 ): TableRef {
   const name = op.slice(0, op.indexOf("("));
   const pairs = list(cols).map((c) => parsePair(c, `${name}()`));
-  return ops.derive(op, async (result, source) => {
-    const what = `Table operation ${ops.source.description}.${op}`;
-    const columns = await columnNames(ops.source);
+  const what = `Table operation ${ops.source.description}.${op}`;
+  const names = columnNames(ops.source); // read here: the request must not hold the handle
+  names.catch(() => {});
+  const core = ops.core;
+  return ops.derive(op, async (result, [source]) => {
+    const columns = await names;
     const plan = renamePlan(columns, pairs, position(columns.length, pairs.length), what);
-    return await sendPlan(ops, result, source, plan, what);
+    return await sendPlan(core, result, source, plan, what);
   });
 }
 
@@ -163,17 +171,17 @@ function binary(
   op: string,
   other: TableRef,
   method: "whereIn" | "snapshotWhen" | "rangeJoinTables",
-  fields: (source: ReturnType<RefOps["ref"]>, other: ReturnType<RefOps["ref"]>) => Record<string, unknown>,
+  fields: (source: SourceRef, other: SourceRef) => Record<string, unknown>,
 ): TableRef {
   const spec = rpcDynamic<Record<string, unknown>, ExportedTableCreationResponse>(
     TableService.method[method],
   );
+  const channel = ops.core.channel;
+  const what = `Table operation ${ops.source.description}.${op}`;
   return ops.derive(
     op,
-    (resultId, source) =>
-      ops.core.channel.unary(spec, { resultId, ...fields(source, ops.ref(other)) }, {
-        what: `Table operation ${ops.source.description}.${op}`,
-      }),
+    (resultId, [source, otherRef]) =>
+      channel.unary(spec, { resultId, ...fields(source, otherRef) }, { what }),
     [other],
   );
 }
@@ -283,9 +291,12 @@ export function conditionalFormat(column: string, condition: string, formula: st
 export function formatColumns(ops: RefOps, op: string, formats: string | readonly string[]): TableRef {
   const columns = list(formats).map(formatColumn);
   if (columns.length === 0) throw DeephavenError.invalid("formatColumns() needs at least one format");
-  return ops.derive(op, async (resultId, sourceId) => {
-    const what = `Table operation ${ops.source.description}.${op}`;
-    const existing = (await columnNames(ops.source)).filter((c) =>
+  const what = `Table operation ${ops.source.description}.${op}`;
+  const names = columnNames(ops.source); // read here: the request must not hold the handle
+  names.catch(() => {});
+  const channel = ops.core.channel;
+  return ops.derive(op, async (resultId, [sourceId]) => {
+    const existing = (await names).filter((c) =>
       !c.startsWith("__ROW") && ![STYLE, NUMBER, DATE_FMT].some((s) => c.endsWith(s))
     );
     const unknown = columns.map((c) => c.base).filter((b) => b !== "*" && !existing.includes(b));
@@ -294,7 +305,7 @@ export function formatColumns(ops: RefOps, op: string, formats: string | readonl
         `${what} failed: unknown column(s) ${unknown.join(", ")}; the columns are ${existing.join(", ")}`,
       );
     }
-    return await ops.core.channel.unary(selectRpc("updateView"), {
+    return await channel.unary(selectRpc("updateView"), {
       resultId,
       sourceId,
       columnSpecs: columns.map((c) => c.spec),
@@ -311,13 +322,15 @@ export function pct(ops: RefOps, head: boolean, percent: number): TableRef {
     );
   }
   const op = `${name}(${percent})`;
-  return ops.derive(op, (result) =>
+  const core = ops.core;
+  const what = `Table operation ${ops.source.description}.${op}`;
+  return ops.derive(op, (result, sources) =>
     scriptTable(
-      ops.core,
+      core,
       result.ticket,
-      [ops.source.ticket],
+      tickets(sources),
       ([t], out) => `${out} = ${t}.${head ? "head_pct" : "tail_pct"}(${percent})`,
-      `Table operation ${ops.source.description}.${op}`,
+      what,
     ));
 }
 
@@ -337,18 +350,20 @@ export function outerJoin(
   const onList = list(on), joinList = list(joins);
   const op = `${name}(${table.description}, ${JSON.stringify(onList)}, ${JSON.stringify(joinList)})`;
   const fn = full ? "full_outer_join" : "left_outer_join";
+  const core = ops.core;
+  const what = `Table operation ${ops.source.description}.${op}`;
   return ops.derive(
     op,
-    (result) =>
+    (result, sources) =>
       scriptTable(
-        ops.core,
+        core,
         result.ticket,
-        [ops.source.ticket, table.ticket],
+        tickets(sources),
         ([l, r], out) =>
           `from deephaven.experimental.outer_joins import ${fn}\n` +
           `${out} = ${fn}(${l}, ${r}, on=${py(onList)}, joins=${py(joinList)}` +
           `${reserveBits === undefined ? "" : `, reserve_bits=${reserveBits}`})`,
-        `Table operation ${ops.source.description}.${op}`,
+        what,
       ),
     [table],
   );

@@ -72,18 +72,15 @@ export function multiJoin(
   const description = `multiJoin([${
     inputs.map((i) => `${i.table.description} on ${JSON.stringify(list(i.on))}`).join(", ")
   }])`;
-  const ops = refOps(inputs[0].table);
-  return ops.create(
+  const specs = inputs.map((i) => ({ columnsToMatch: list(i.on), columnsToAdd: list(i.joins) }));
+  const what = `Table operation ${description}`;
+  return refOps(inputs[0].table).create(
     description,
-    (resultId) =>
+    (resultId, sources) =>
       core.channel.unary(rpc(TableService.method.multiJoinTables), {
         resultId,
-        multiJoinInputs: inputs.map((i) => ({
-          sourceId: ops.ref(i.table),
-          columnsToMatch: list(i.on),
-          columnsToAdd: list(i.joins),
-        })),
-      }, { what: `Table operation ${description}` }),
+        multiJoinInputs: specs.map((spec, k) => ({ sourceId: sources[k], ...spec })),
+      }, { what }),
     inputs.map((i) => i.table),
   );
 }

@@ -13,7 +13,8 @@ import { rpc } from "../transport/rpc.ts";
 import { schemaFromHeader } from "../arrow/ipc.ts";
 import { rowsToArrow } from "../arrow/from_rows.ts";
 import { doPut } from "./do_put.ts";
-import type { RefOps, TableRef } from "./table_ref.ts";
+import { exportOf, type RefOps, type TableRef } from "./table_ref.ts";
+import type { TableExport } from "./core.ts";
 import { describeTicket } from "./ticket.ts";
 import { TableService } from "../generated/proto/deephaven_core/proto/table_pb.ts";
 import { ObjectService } from "../generated/proto/deephaven_core/proto/object_pb.ts";
@@ -86,7 +87,7 @@ export interface Constituent {
 export class PartitionedTable {
   readonly #ops: RefOps;
   readonly #description: string;
-  #ticket: Uint8Array;
+  readonly #exp: TableExport;
   readonly #created: Promise<void>;
   #descriptor: PartitionedTableDescriptor | undefined;
   readonly #table: TableRef;
@@ -104,30 +105,41 @@ export class PartitionedTable {
     })`;
     const core = ops.core;
     const what = `Table operation ${this.#description}`;
-    const send = (ticket: Uint8Array) =>
-      core.channel.unary(rpc(PartitionedTableService.method.partitionBy), {
-        tableId: { ticket: ops.source.ticket },
-        resultId: { ticket },
-        keyColumnNames: keyColumns,
-        dropKeys,
-      }, { what });
-    const ticket = core.newExportTicket();
-    this.#ticket = ticket;
-    core.registerReplay(ticket, send, (t) => (this.#ticket = t));
+    // The partitioned table is an export of its own, re-created after a new server session like a table's
+    // (reading its source's current ticket) and released when this object is closed or collected.
+    const source = exportOf(ops.source);
+    const exp: TableExport = {
+      ticket: core.newExportTicket(),
+      sources: [source],
+      held: true,
+      readers: new Set(),
+      make: (result: Uint8Array, [from]: Uint8Array[]) =>
+        core.channel.unary(rpc(PartitionedTableService.method.partitionBy), {
+          tableId: { ticket: from },
+          resultId: { ticket: result },
+          keyColumnNames: keyColumns,
+          dropKeys,
+        }, { what }),
+    };
+    this.#exp = exp;
+    core.track(exp, this);
     this.#created = (async () => {
       core.checkAlive(what);
       try {
-        await send(ticket);
+        await exp.make(exp.ticket, [source.ticket]);
       } catch (e) {
         await ops.source.ready(); // a failed source explains this failure better
         throw e;
       }
     })();
     this.#created.catch(() => {});
+    const settled = this.#created.then(() => {}, () => {});
+    source.readers.add(settled);
+    settled.then(() => source.readers.delete(settled));
     this.#table = ops.create(`${this.#description}.table`, async (result) => {
       await this.#created;
       const fetched = await core.channel.unary(rpc(ObjectService.method.fetchObject), {
-        sourceId: { ticket: { ticket: this.#ticket }, type: "PartitionedTable" },
+        sourceId: { ticket: { ticket: exp.ticket }, type: "PartitionedTable" },
       }, { what });
       const exported = fetched.typedExportIds.map((t) => t.ticket?.ticket).filter((t) => t !== undefined);
       try {
@@ -195,11 +207,11 @@ export class PartitionedTable {
   /** A table of the keys, one row per constituent (the underlying table without the constituent column). */
   keyTable(): TableRef {
     this.#checkOpen("keyTable()");
-    this.#keyTable ??= this.#ops.create(`${this.#description}.keyTable()`, async (resultId) => {
+    this.#keyTable ??= this.#ops.create(`${this.#description}.keyTable()`, async (resultId, [sourceId]) => {
       const d = await this.#describe();
       return await this.#ops.core.channel.unary(rpc(TableService.method.view), {
         resultId,
-        sourceId: this.#ops.ref(this.#table),
+        sourceId,
         columnSpecs: d.keyColumnNames,
       }, { what: `Table operation ${this.#description}.keyTable()` });
     }, [this.#table]);
@@ -252,7 +264,7 @@ export class PartitionedTable {
       try {
         await doPut(core, temp, keyTable, what);
         return await core.channel.unary(rpc(PartitionedTableService.method.getTable), {
-          partitionedTable: { ticket: this.#ticket },
+          partitionedTable: { ticket: this.#exp.ticket },
           keyTableTicket: { ticket: temp },
           resultId,
           uniqueBehavior: 1, // REQUIRE_UNIQUE_RESULTS_STATIC_SINGLE_KEY: exactly the constituent
@@ -291,7 +303,7 @@ export class PartitionedTable {
     return this.#ops.create(op, async (resultId) => {
       await this.#created;
       return await this.#ops.core.channel.unary(rpc(PartitionedTableService.method.merge), {
-        partitionedTable: { ticket: this.#ticket },
+        partitionedTable: { ticket: this.#exp.ticket },
         resultId,
       }, { what: `Table operation ${op}` });
     }, [this.#table]);
@@ -304,8 +316,7 @@ export class PartitionedTable {
     await this.#keyTable?.close();
     await this.#table.close();
     await this.#created.catch(() => {});
-    this.#ops.core.forgetReplay(this.#ticket);
-    await this.#ops.core.release(this.#ticket);
+    await this.#ops.core.releaseExport(this.#exp);
   }
 
   /** Releases the partitioned table, for `await using`. */
@@ -324,7 +335,7 @@ export class PartitionedTable {
 
   /** A description without data, e.g. `PartitionedTable(emptyTable(10).partitionBy(["Sym"]), export 3)`. */
   toString(): string {
-    return `PartitionedTable(${this.#description}, ${describeTicket(this.#ticket)}${
+    return `PartitionedTable(${this.#description}, ${describeTicket(this.#exp.ticket)}${
       this.#closed ? ", closed" : ""
     })`;
   }

@@ -13,9 +13,10 @@
 import type { Table } from "../deps/apache_arrow.ts";
 import type { ArrowSchema } from "../arrow_types.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
+import { checkInteger, checkSignal, checkString, checkStrings, shown } from "../validate.ts";
 import { rpcDynamic } from "../transport/rpc.ts";
 import { agg, type Aggregation } from "./aggregation.ts";
-import type { SessionCore, TableInfo } from "./core.ts";
+import type { SessionCore, TableExport, TableInfo } from "./core.ts";
 import { tableInfo } from "./core.ts";
 import { schemaFromHeader } from "../arrow/ipc.ts";
 import { describeTicket } from "./ticket.ts";
@@ -50,39 +51,58 @@ const NATURAL_JOIN_TYPES: Record<NaturalJoinType, number> = {
   EXACTLY_ONE_MATCH: 4,
 };
 
+function naturalJoinType(type: NaturalJoinType): number {
+  const n = NATURAL_JOIN_TYPES[type];
+  if (!Object.hasOwn(NATURAL_JOIN_TYPES, type)) {
+    throw DeephavenError.invalid(
+      `naturalJoin() types are ${Object.keys(NATURAL_JOIN_TYPES).map((k) => `"${k}"`).join(", ")}; got ${
+        shown(type)
+      }`,
+    );
+  }
+  return n;
+}
+
 /** A ticket message (init shape). @ignore */
 export type Ticket = { ticket: Uint8Array };
 /** A table reference message naming a ticket (init shape). @ignore */
 export type SourceRef = { ref: { case: "ticket"; value: Ticket } };
 
+/** Makes the handle of a new export (a `TableRef` or a subclass such as `InputTable`). @ignore */
+export type MakeRef<R extends TableRef> = (
+  core: SessionCore,
+  exp: TableExport,
+  info: Promise<TableInfo>,
+  description: string,
+) => R;
+
 /**
  * What the operation modules (update_by, more_ops, partitioned, ...) get from a handle: its session, and a way
- * to derive a table from it as the built-in operations do (not public API).
+ * to derive a table from it as the built-in operations do (not public API). The `send` functions get the
+ * references of the tables they read as arguments and must not hold any handle (see `createRef`).
  * @ignore
  */
 export interface RefOps {
   /** The handle's session. */
   readonly core: SessionCore;
-  /** The handle. */
+  /** The handle (for reading it before an operation is sent; never to be held by a `send` function). */
   readonly source: TableRef;
   /**
-   * A table derived from the handle: `send` gets the result ticket and the handle as a table reference (read
-   * when sent, so a replay after reconnecting names the current ticket); `deps` are the other tables it reads.
+   * A table derived from the handle: `send` gets the result ticket and the references of the handle and of
+   * `deps`, in that order (read when sent, so a re-creation names the current tickets).
    */
   derive(
     op: string,
-    send: (result: Ticket, source: SourceRef) => Promise<ExportedTableCreationResponse | TableInfo>,
+    send: (result: Ticket, sources: SourceRef[]) => Promise<ExportedTableCreationResponse | TableInfo>,
     deps?: readonly TableRef[],
   ): TableRef;
-  /** A table of the same session made by `send` (see `createRef`). */
+  /** A table of the same session made by `send` from the tables `deps` (see `createRef`). */
   create<R extends TableRef = TableRef>(
     description: string,
-    send: (result: Ticket) => Promise<ExportedTableCreationResponse | TableInfo>,
+    send: (result: Ticket, sources: SourceRef[]) => Promise<ExportedTableCreationResponse | TableInfo>,
     deps?: readonly TableRef[],
-    make?: (core: SessionCore, ticket: Uint8Array, info: Promise<TableInfo>, description: string) => R,
+    make?: MakeRef<R>,
   ): R;
-  /** A table reference message naming `t`'s current ticket. */
-  ref(t: TableRef): SourceRef;
 }
 
 let opsOf: (t: TableRef) => RefOps;
@@ -96,8 +116,7 @@ export function refOps(t: TableRef): RefOps {
 }
 
 function toList(x: string | readonly string[] | undefined): string[] {
-  if (x === undefined) return [];
-  return typeof x === "string" ? [x] : [...x];
+  return checkStrings(x, "Table operations take column names, formulas or filters");
 }
 
 function show(x: string | readonly string[] | undefined): string {
@@ -112,7 +131,7 @@ function checkCount(n: number, what: string): bigint {
 }
 
 const cores = new WeakMap<object, SessionCore>();
-const retargets = new WeakMap<object, (ticket: Uint8Array) => void>();
+const exportsOf = new WeakMap<object, TableExport>();
 
 /**
  * The session inside a handle (for the barrage layer; not public API).
@@ -123,32 +142,72 @@ export function coreOf(ref: TableRef): SessionCore {
 }
 
 /**
+ * The export a handle holds (for the session; not public API).
+ * @ignore
+ */
+export function exportOf(ref: TableRef): TableExport {
+  return exportsOf.get(ref) as TableExport;
+}
+
+function sourceRef(ticket: Uint8Array): SourceRef {
+  return { ref: { case: "ticket", value: { ticket } } };
+}
+
+/**
+ * A table handle, or a DeephavenError `INVALID_ARGUMENT`.
+ * @ignore
+ */
+export function checkRef(x: unknown, what: string): TableRef {
+  if (!(x instanceof TableRef)) {
+    throw DeephavenError.invalid(`${what} needs a TableRef (a server table handle), got ${shown(x)}`);
+  }
+  return x;
+}
+
+/**
+ * How to create a table again: made in its own scope, so that the function holds `send` and `what` only (a
+ * closure made inside `createRef` would share its scope, and with it the handles in `deps`).
+ */
+function maker(
+  send: (result: Ticket, sources: SourceRef[]) => Promise<ExportedTableCreationResponse | TableInfo>,
+  what: string,
+): TableExport["make"] {
+  return async (t, from) => {
+    const r = await send({ ticket: t }, from.map(sourceRef));
+    if ("success" in r) tableInfo(r as ExportedTableCreationResponse, what);
+  };
+}
+
+/**
  * Creates a handle whose creation RPC is already under way. `send` gets the
- * result ticket and returns the server's creation response; `deps` are the
- * handles the new table reads, whose failure explains this one's.
+ * result ticket and the tickets of `deps` (as source references, in order) and
+ * returns the server's creation response; `deps` are the handles the new table
+ * reads, whose failure explains this one's. `send` must not hold any handle:
+ * it is kept to create the table again after a new server session, while the
+ * handles may be collected.
  * @ignore
  */
 export function createRef<R extends TableRef = TableRef>(
   core: SessionCore,
   description: string,
-  send: (result: Ticket) => Promise<ExportedTableCreationResponse | TableInfo>,
+  send: (result: Ticket, sources: SourceRef[]) => Promise<ExportedTableCreationResponse | TableInfo>,
   deps: readonly TableRef[] = [],
-  make: (core: SessionCore, ticket: Uint8Array, info: Promise<TableInfo>, description: string) => R = (
-    ...args
-  ) => new TableRef(...args) as R,
+  make: MakeRef<R> = (...args) => new TableRef(...args) as R,
 ): R {
-  const ticket = core.newExportTicket();
   const what = `Table operation ${description}`;
-  const holder: { ref?: R } = {};
-  core.registerReplay(ticket, async (t) => {
-    const r = await send({ ticket: t });
-    if ("success" in r) tableInfo(r as ExportedTableCreationResponse, what);
-  }, (t) => holder.ref && retargets.get(holder.ref)?.(t));
+  const sources = deps.map(exportOf);
+  const exp: TableExport = {
+    ticket: core.newExportTicket(),
+    sources,
+    held: true,
+    readers: new Set(),
+    make: maker(send, what),
+  };
   const info = (async (): Promise<TableInfo> => {
     let sent: Promise<ExportedTableCreationResponse | TableInfo>;
     try {
       core.checkAlive(what);
-      sent = send({ ticket });
+      sent = send({ ticket: exp.ticket }, sources.map((e) => sourceRef(e.ticket)));
     } catch (e) {
       throw e instanceof DeephavenError ? e : new DeephavenError(`${what} failed: ${(e as Error).message}`, {
         code: GrpcCode.INVALID_ARGUMENT,
@@ -167,8 +226,15 @@ export function createRef<R extends TableRef = TableRef>(
     }
   })();
   info.catch(() => {}); // Surfaced by ready() and friends, never as an unhandled rejection.
-  holder.ref = make(core, ticket, info, description);
-  return holder.ref;
+  // The sources are released (when their handles go) only after this creation is done.
+  const settled = info.then(() => {}, () => {});
+  for (const src of sources) {
+    src.readers.add(settled);
+    settled.then(() => src.readers.delete(settled));
+  }
+  const ref = make(core, exp, info, description);
+  core.track(exp, ref);
+  return ref;
 }
 
 /**
@@ -185,7 +251,7 @@ export function createRef<R extends TableRef = TableRef>(
  * ```
  */
 export class TableRef {
-  #ticket: Uint8Array;
+  readonly #export: TableExport;
   readonly #core: SessionCore;
   readonly #info: Promise<TableInfo>;
   readonly #description: string;
@@ -195,11 +261,11 @@ export class TableRef {
    * Use the session's methods to make handles.
    * @ignore
    */
-  constructor(core: SessionCore, ticket: Uint8Array, info: Promise<TableInfo>, description: string) {
+  constructor(core: SessionCore, exp: TableExport, info: Promise<TableInfo>, description: string) {
     this.#core = core;
     cores.set(this, core);
-    retargets.set(this, (t) => (this.#ticket = t));
-    this.#ticket = ticket;
+    exportsOf.set(this, exp);
+    this.#export = exp;
     this.#info = info;
     this.#description = description;
   }
@@ -209,7 +275,7 @@ export class TableRef {
    * table had to be re-created after a reconnection.
    */
   get ticket(): Uint8Array {
-    return this.#ticket;
+    return this.#export.ticket;
   }
 
   /** How this table was made, e.g. `emptyTable(10).update(["X = i"])`. */
@@ -266,12 +332,16 @@ export class TableRef {
    * @returns The snapshot.
    */
   async toArrow(signal?: AbortSignal): Promise<Table> {
+    checkSignal(signal, "toArrow()");
     await this.#info;
     this.#checkOpen("toArrow()");
     return await this.#core.doGet(this.ticket, signal);
   }
 
-  /** Releases the server table. Handles derived from it stay valid. Safe to call twice. */
+  /**
+   * Releases the server table. Handles derived from it stay valid. Safe to call twice. A handle that is
+   * garbage-collected without `close()` is released then; `close()` (or `await using`) releases it at once.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -280,8 +350,22 @@ export class TableRef {
     } catch {
       // Nothing was created, but the export may still exist in a failed state.
     }
-    this.#core.forgetReplay(this.ticket);
-    await this.#core.release(this.ticket);
+    await this.#core.releaseExport(this.#export);
+  }
+
+  /**
+   * Closes the handle at the end of an `await using` block.
+   *
+   * @example
+   * ```ts ignore
+   * {
+   *   await using t = session.emptyTable(5).update("X = i");
+   *   console.log((await t.toArrow()).numRows);
+   * } // released here
+   * ```
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   #checkOpen(what: string): void {
@@ -294,6 +378,10 @@ export class TableRef {
     this.#core.checkAlive(`${what} of ${this.#description}`);
   }
 
+  /**
+   * This table's current reference. A request that reads it holds this handle for as long as the result can
+   * be re-created; requests get their sources' references as arguments instead (see `#unary`).
+   */
   #source(): SourceRef {
     return { ref: { case: "ticket", value: { ticket: this.ticket } } };
   }
@@ -304,13 +392,12 @@ export class TableRef {
       source: t,
       derive: (op, send, deps) => t.#derive(op, send, deps),
       create: (description, send, deps, make) => createRef(t.#core, description, send, deps, make),
-      ref: (other) => other.#source(),
     });
   }
 
   #derive(
     op: string,
-    send: (result: Ticket, source: SourceRef) => Promise<ExportedTableCreationResponse | TableInfo>,
+    send: (result: Ticket, sources: SourceRef[]) => Promise<ExportedTableCreationResponse | TableInfo>,
     deps: readonly TableRef[] = [],
   ): TableRef {
     const description = `${this.#description}.${op}`;
@@ -321,9 +408,17 @@ export class TableRef {
       );
       const info = Promise.reject(err);
       info.catch(() => {});
-      return new TableRef(this.#core, this.#core.newExportTicket(), info, description);
+      const none: TableExport = {
+        ticket: this.#core.newExportTicket(),
+        sources: [],
+        held: false,
+        readers: new Set(),
+        make: () => Promise.reject(err),
+      };
+      return new TableRef(this.#core, none, info, description);
     }
     for (const d of deps) {
+      checkRef(d, `Table operation ${description}`);
       if (d.#core !== this.#core) {
         throw new DeephavenError(
           `Table operation ${description} failed: both tables must belong to the same session; ` +
@@ -332,24 +427,27 @@ export class TableRef {
         );
       }
     }
-    return createRef(this.#core, description, (result) => send(result, this.#source()), [this, ...deps]);
+    return createRef(this.#core, description, send, [this, ...deps]);
   }
 
+  /**
+   * An operation of one RPC whose request `request` builds from the result ticket, this table's reference and
+   * those of `deps` (in order). `request` must not hold a handle (see `createRef`).
+   */
   #unary<M extends keyof typeof TableService.method>(
     method: M,
     op: string,
-    request: (result: Ticket, source: SourceRef) => Record<string, unknown>,
+    request: (result: Ticket, source: SourceRef, others: SourceRef[]) => Record<string, unknown>,
     deps: readonly TableRef[] = [],
   ): TableRef {
     const spec = rpcDynamic<Record<string, unknown>, ExportedTableCreationResponse>(
       TableService.method[method],
     );
+    const channel = this.#core.channel;
+    const what = `Table operation ${this.#description}.${op}`;
     return this.#derive(
       op,
-      (result, source) =>
-        this.#core.channel.unary(spec, request(result, source), {
-          what: `Table operation ${this.#description}.${op}`,
-        }),
+      (result, [source, ...others]) => channel.unary(spec, request(result, source, others), { what }),
       deps,
     );
   }
@@ -429,7 +527,14 @@ export class TableRef {
    */
   sort(orderBy: string | string[], order: SortDirection | SortDirection[] = "ASC"): TableRef {
     const cols = toList(orderBy);
-    const dirs = typeof order === "string" ? cols.map(() => order) : order;
+    const dirs = typeof order === "string"
+      ? cols.map(() => order)
+      : checkStrings(order, "sort() needs directions");
+    for (const d of dirs) {
+      if (d !== "ASC" && d !== "DESC") {
+        throw DeephavenError.invalid(`sort() directions are "ASC" or "DESC", got ${shown(d)}`);
+      }
+    }
     if (dirs.length !== cols.length) {
       throw DeephavenError.invalid(
         `sort() got ${cols.length} columns but ${dirs.length} directions; give one per column`,
@@ -563,6 +668,7 @@ export class TableRef {
 
   /** Number of rows per group, in column `column`. */
   countBy(column: string, by?: string | string[]): TableRef {
+    checkString(column, "countBy() needs the name of the count column", true);
     return this.aggBy([agg.count(column)], by);
   }
 
@@ -577,6 +683,13 @@ export class TableRef {
   aggBy(aggs: Aggregation | Aggregation[], by?: string | string[], preserveEmpty = false): TableRef {
     const list = Array.isArray(aggs) ? aggs : [aggs];
     if (list.length === 0) throw DeephavenError.invalid("aggBy() needs at least one aggregation");
+    for (const a of list) {
+      if (typeof a !== "object" || a === null || !("wire" in a)) {
+        throw DeephavenError.invalid(
+          `aggBy() needs aggregations built with agg (such as agg.sum("X")), got ${shown(a)}`,
+        );
+      }
+    }
     const groupByColumns = toList(by);
     return this.#unary(
       "aggregate",
@@ -647,6 +760,8 @@ export class TableRef {
 
   /** Rows from position `start` (inclusive) to `stop` (exclusive); negative positions count from the end. */
   slice(start: number, stop: number): TableRef {
+    checkInteger(start, "slice() needs a start position");
+    checkInteger(stop, "slice() needs a stop position");
     return this.#unary("slice", `slice(${start}, ${stop})`, (resultId, sourceId) => ({
       resultId,
       sourceId,
@@ -663,15 +778,16 @@ export class TableRef {
     joins: string | string[] | undefined,
     extra: Record<string, unknown> = {},
   ): TableRef {
+    checkRef(table, `${name}()`);
     const columnsToMatch = toList(on);
     const columnsToAdd = toList(joins);
     return this.#unary(
       method,
       `${name}(${table.#description}, ${show(columnsToMatch)}, ${show(columnsToAdd)})`,
-      (resultId, leftId) => ({
+      (resultId, leftId, [rightId]) => ({
         resultId,
         leftId,
-        rightId: table.#source(),
+        rightId,
         columnsToMatch,
         columnsToAdd,
         ...extra,
@@ -701,7 +817,7 @@ export class TableRef {
       table,
       on,
       joins,
-      type ? { joinType: NATURAL_JOIN_TYPES[type] } : {},
+      type === undefined ? {} : { joinType: naturalJoinType(type) },
     );
   }
 
@@ -725,16 +841,17 @@ export class TableRef {
     on: string | string[],
     joins?: string | string[],
   ) {
+    checkRef(table, `${name}()`);
     const keys = toList(on);
     if (keys.length === 0) throw DeephavenError.invalid(`${name}() needs at least the as-of column in 'on'`);
     const columnsToAdd = toList(joins);
     return this.#unary(
       method,
       `${name}(${table.#description}, ${show(keys)}, ${show(columnsToAdd)})`,
-      (resultId, leftId) => ({
+      (resultId, leftId, [rightId]) => ({
         resultId,
         leftId,
-        rightId: table.#source(),
+        rightId,
         exactMatchColumns: keys.slice(0, -1),
         asOfColumn: keys[keys.length - 1],
         columnsToAdd,

@@ -7,16 +7,19 @@
 
 import * as arrow from "../deps/apache_arrow.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
-import type { LocalTable } from "./local_table.ts";
+import { LocalTable } from "./local_table.ts";
 import { Instant } from "./time.ts";
 // The decoder reads apache-arrow tables' values as local tables give them.
 import { arrowValues } from "../barrage/from_arrow.ts";
+import { shown } from "../validate.ts";
 
 /** A table that can be exported: a local table or an apache-arrow `Table`. */
 export type ExportableTable = LocalTable | arrow.Table;
 
 function isArrow(t: ExportableTable): t is arrow.Table {
-  return t instanceof arrow.Table;
+  if (t instanceof arrow.Table) return true;
+  if (t instanceof LocalTable) return false;
+  throw DeephavenError.invalid(`Exports need a LocalTable or an apache-arrow Table, got ${shown(t)}`);
 }
 
 function toArrowTable(t: ExportableTable): arrow.Table {
@@ -46,6 +49,9 @@ function rows(t: ExportableTable): Rows {
  * @returns The bytes.
  */
 export function toArrowIPC(t: ExportableTable, format: "stream" | "file" = "stream"): Uint8Array {
+  if (format !== "stream" && format !== "file") {
+    throw DeephavenError.invalid(`toArrowIPC() formats are "stream" and "file", got ${shown(format)}`);
+  }
   return arrow.tableToIPC(toArrowTable(t), format);
 }
 
@@ -164,6 +170,9 @@ export async function toParquet(t: ExportableTable): Promise<Uint8Array> {
  * @returns The table.
  */
 export async function fromParquet(bytes: Uint8Array): Promise<arrow.Table> {
+  if (!(bytes instanceof Uint8Array)) {
+    throw DeephavenError.invalid(`fromParquet() needs the file's bytes (a Uint8Array), got ${shown(bytes)}`);
+  }
   const pq = await parquetWasm();
   return arrow.tableFromIPC(pq.readParquet(bytes).intoIPCStream());
 }
@@ -178,6 +187,7 @@ export type FileFormat = "arrow" | "csv" | "json" | "parquet";
  * @returns The format.
  */
 export function formatOfPath(path: string): FileFormat {
+  if (typeof path !== "string") throw DeephavenError.invalid(`A file name is text, got ${shown(path)}`);
   const ext = path.toLowerCase().match(/\.([a-z]+)$/)?.[1];
   if (ext === "arrow" || ext === "ipc" || ext === "feather") return "arrow";
   if (ext === "csv" || ext === "json" || ext === "parquet") return ext;
@@ -197,11 +207,29 @@ export function formatOfPath(path: string): FileFormat {
  */
 export async function writeTable(t: ExportableTable, path: string, format?: FileFormat): Promise<number> {
   const f = format ?? formatOfPath(path);
+  if (!["arrow", "csv", "json", "parquet"].includes(f)) {
+    throw DeephavenError.invalid(
+      `writeTable() formats are "arrow", "csv", "json" and "parquet", got ${shown(f)}`,
+    );
+  }
   const bytes = f === "arrow"
     ? toArrowIPC(t, "file")
     : f === "parquet"
     ? await toParquet(t)
     : new TextEncoder().encode(f === "csv" ? toCSV(t) : toJSON(t));
-  await Deno.writeFile(path, bytes);
+  try {
+    await Deno.writeFile(path, bytes);
+  } catch (e) {
+    const code = e instanceof Deno.errors.NotFound
+      ? GrpcCode.NOT_FOUND
+      : e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable
+      ? GrpcCode.PERMISSION_DENIED
+      : GrpcCode.UNKNOWN;
+    throw DeephavenError.from(
+      e,
+      `Writing ${JSON.stringify(path)} failed; check the folder and its permissions`,
+      code,
+    );
+  }
   return bytes.length;
 }

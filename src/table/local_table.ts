@@ -9,6 +9,14 @@
  * @module
  */
 
+import {
+  checkFunction,
+  checkInteger,
+  checkOptions,
+  checkSignal,
+  checkString,
+  checkStrings,
+} from "../validate.ts";
 import * as arrow from "../deps/apache_arrow.ts";
 import type { ArrowSchema } from "../arrow_types.ts";
 import type { DeephavenError } from "../errors.ts";
@@ -101,7 +109,7 @@ export interface ComputedColumn {
 export type ComputedColumns = Record<string, ((row: Row) => unknown) | ComputedColumn>;
 
 function names(x: string | string[] | undefined): string[] {
-  return x === undefined ? [] : typeof x === "string" ? [x] : x;
+  return checkStrings(x, "Local queries take column names");
 }
 
 type Listener = (u: TableUpdate) => void;
@@ -326,6 +334,7 @@ export class LocalTable {
    * @returns A function that removes the listener.
    */
   onUpdate(cb: (update: TableUpdate) => void): () => void {
+    checkFunction(cb, "onUpdate() needs a listener");
     this.#listeners.add(cb);
     return () => this.#listeners.delete(cb);
   }
@@ -337,6 +346,7 @@ export class LocalTable {
    * @returns A function that removes the listener.
    */
   onStateChange(cb: (state: TableState) => void): () => void {
+    checkFunction(cb, "onStateChange() needs a listener");
     this.#stateListeners.add(cb);
     return () => this.#stateListeners.delete(cb);
   }
@@ -351,6 +361,8 @@ export class LocalTable {
    * @param maxQueued Most updates kept waiting for a slow consumer. Default 1000.
    */
   updates(signal?: AbortSignal, maxQueued = 1000): AsyncIterable<TableUpdate> {
+    checkSignal(signal, "updates()");
+    checkInteger(maxQueued, "updates() needs maxQueued", 1);
     return { [Symbol.asyncIterator]: () => this.#iterate(signal, maxQueued) };
   }
 
@@ -433,6 +445,37 @@ export class LocalTable {
     f?.();
   }
 
+  /**
+   * Closes the table at the end of a `using` block.
+   *
+   * @example
+   * ```ts ignore
+   * {
+   *   using snap = await bs.snapshot(ticket);
+   *   console.log(snap.size);
+   * } // closed here
+   * ```
+   */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /**
+   * Closes the table at the end of an `await using` block (a live table ends its subscription).
+   *
+   * @example
+   * ```ts ignore
+   * {
+   *   await using live = await bs.subscribe(ticket);
+   *   for await (const u of live.updates()) if (u.added.size > 0) break;
+   * } // unsubscribed here
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+
   // ---- local queries: derived tables that stay live ----
 
   /**
@@ -453,6 +496,7 @@ export class LocalTable {
    * @returns The derived table.
    */
   where(filter: RowFilter): LocalTable {
+    if (typeof filter !== "function") checkStrings(filter, "where() needs a function of the row, or filters");
     return queries.where(this, filter);
   }
 
@@ -489,6 +533,7 @@ export class LocalTable {
    * @returns The derived table.
    */
   update(columns: ComputedColumns): LocalTable {
+    checkOptions(columns, "update()");
     return queries.update(this, columns);
   }
 
@@ -523,11 +568,13 @@ export class LocalTable {
    * @returns The derived table.
    */
   aggBy(aggs: LocalAggregations, keys?: string | string[]): LocalTable {
+    checkOptions(aggs, "aggBy()");
     return queries.aggBy(this, aggs, names(keys));
   }
 
   /** Number of rows per group, in column `column` (default `"Count"`). */
   countBy(keys?: string | string[], column = "Count"): LocalTable {
+    checkString(column, "countBy() needs the name of the count column", true);
     return queries.aggBy(this, { [column]: "count()" }, names(keys));
   }
 

@@ -7,8 +7,8 @@
 
 import * as arrow from "../deps/apache_arrow.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
-import { LocalTable } from "./local_table.ts";
-import { Instant } from "./time.ts";
+import { LocalTable } from "../table/local_table.ts";
+import { Instant } from "../table/time.ts";
 // The decoder reads apache-arrow tables' values as local tables give them.
 import { arrowValues } from "../barrage/from_arrow.ts";
 import { shown } from "../validate.ts";

@@ -49,12 +49,30 @@ export {
 } from "./src/errors.ts";
 export {
   type ConnectOptions,
+  type FieldInfo,
+  type FieldsChange,
   type ReconnectOptions,
   Session,
   type SessionState,
   type TimeTableOptions,
 } from "./src/session/session.ts";
 export { type NaturalJoinType, type SortDirection, TableRef } from "./src/session/table_ref.ts";
+// Issue 15: input tables, updateBy, more table operations, partitioned tables.
+export { type InputRows, InputTable, type InputTableOptions } from "./src/session/input_table.ts";
+export type { PlainRow } from "./src/arrow/from_rows.ts";
+export {
+  type BadDataBehavior,
+  type DeltaControl,
+  type MathContext,
+  type OperationControl,
+  type TimeSpan,
+  uby,
+  type UpdateByOperation,
+  type UpdateByOperationWire,
+} from "./src/session/update_by.ts";
+export type { SnapshotWhenOptions } from "./src/session/more_ops.ts";
+export { multiJoin, type MultiJoinInput } from "./src/session/multi_join.ts";
+export { type Constituent, PartitionedTable } from "./src/session/partitioned.ts";
 export { agg, type Aggregation, type AggregationWire, type SpecWire } from "./src/session/aggregation.ts";
 export { type AuthType, PSK_AUTH } from "./src/session/auth.ts";
 export { SharedTicket, type TicketLike } from "./src/session/ticket.ts";
@@ -73,6 +91,7 @@ export {
   type Viewport,
 } from "./src/barrage/subscription.ts";
 export {
+  type ComputedColumn,
   type ComputedColumns,
   type LocalAggregations,
   LocalTable,
@@ -83,6 +102,8 @@ export {
   type TableUpdate,
 } from "./src/table/local_table.ts";
 export { localTableFromArrow } from "./src/barrage/from_arrow.ts";
+export { Instant, type InstantLike } from "./src/table/time.ts";
+export type { ColumnType } from "./src/query/column_types.ts";
 export { type RowKey, RowSet, ShiftData } from "./src/table/rowset.ts";
 export type { ArrowDataType, ArrowField, ArrowSchema } from "./src/arrow_types.ts";
 export { type DeephavenUri, parseUri, resolveUri, type ResolveUriOptions } from "./src/barrage/uri.ts";

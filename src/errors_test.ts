@@ -28,3 +28,27 @@ Deno.test("DeephavenError.from keeps a DeephavenError and wraps anything else wi
   assert.equal(wrapped.cause, cause);
   assert.equal(DeephavenError.from("text").codeName, "UNKNOWN");
 });
+
+Deno.test("src/ throws no error class but DeephavenError (the audit stays done)", async () => {
+  const root = new URL("./", import.meta.url);
+  const offenders: string[] = [];
+  const walk = async (dir: URL, rel: string): Promise<void> => {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isDirectory) {
+        // The command line owns its process: its usage errors end in an exit code, never reach a caller.
+        if (e.name !== "generated" && e.name !== "cli") {
+          await walk(new URL(`${e.name}/`, dir), `${rel}${e.name}/`);
+        }
+      } else if (e.name.endsWith(".ts") && !e.name.endsWith("_test.ts")) {
+        const lines = (await Deno.readTextFile(new URL(e.name, dir))).split("\n");
+        lines.forEach((line, i) => {
+          if (/\b(throw|reject\()\s*new (?!DeephavenError\b)\w*Error\(/.test(line)) {
+            offenders.push(`src/${rel}${e.name}:${i + 1}: ${line.trim()}`);
+          }
+        });
+      }
+    }
+  };
+  await walk(root, "");
+  assert.deepEqual(offenders, [], "every error thrown in src/ is a DeephavenError");
+});

@@ -1,6 +1,6 @@
 /**
  * The real-server test harness: embedded Deephaven servers (the product's `startServer`, see
- * `src/server/server.ts`) with the test defaults (both Anonymous and PSK enabled, logs under
+ * `src/server/server.ts`) with the test defaults (Anonymous, PSK and Basic enabled, logs under
  * `test-results/`), shared by all tests of one `deno test` run, and `serverTest` to register a test that
  * gets one.
  *
@@ -92,13 +92,22 @@ export function unaryRaw(
 }
 
 /**
- * Starts a server with the test defaults: auth `"both"` and the log under {@linkcode RESULTS_DIR}.
+ * The Basic credentials of the test servers, `"dh-test:<random password>"`, new in each process (read them
+ * from `server.basicAuth`; never print them).
+ */
+const TEST_BASIC_AUTH = `dh-test:${
+  Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("")
+}`;
+
+/**
+ * Starts a server with the test defaults: auth `"both"`, Basic authentication for the user `dh-test` (the
+ * credentials are `server.basicAuth`) and the log under {@linkcode RESULTS_DIR}.
  *
  * @param options The product's options; unset ones get the test defaults.
  * @returns The running server.
  */
 export function startServer(options: ServerOptions = {}): Promise<DhServer> {
-  return startEmbeddedServer({ auth: "both", logDir: RESULTS_DIR, ...options });
+  return startEmbeddedServer({ auth: "both", basicAuth: TEST_BASIC_AUTH, logDir: RESULTS_DIR, ...options });
 }
 
 interface SharedEntry {
@@ -115,6 +124,8 @@ function signatureOf(options: ServerOptions): string {
     options.jvmArgs ?? [],
     options.script ?? null,
     options.port ?? null,
+    options.basicAuth ?? null,
+    options.applications ?? [],
   ]);
 }
 

@@ -11,6 +11,7 @@ import { DeephavenError, GrpcCode } from "../errors.ts";
 import { Session, sessionCoreOf } from "../session/session.ts";
 import type { ConnectOptions } from "../session/core.ts";
 import { TableRef } from "../session/table_ref.ts";
+import { checkFunction, checkInteger, checkOptions, checkSignal, checkStrings } from "../validate.ts";
 import { describeTicket, ticketBytes, type TicketLike } from "../session/ticket.ts";
 import { schemaFromHeader } from "../arrow/ipc.ts";
 import type { LocalTable } from "../table/local_table.ts";
@@ -147,6 +148,7 @@ export class BarrageSession {
    */
   async subscribe(table: Capturable, options: SubscribeOptions = {}): Promise<LiveTable> {
     this.#open();
+    checkCapture(options, "subscribe()");
     const t = await this.#target(table);
     const core = sessionCoreOf(table instanceof TableRef ? table : this.session);
     const current = table instanceof TableRef ? () => table.ticket : () => t.ticket;
@@ -163,6 +165,7 @@ export class BarrageSession {
    */
   async snapshot(table: Capturable, options: SubscribeOptions = {}): Promise<LocalTable> {
     this.#open();
+    checkCapture(options, "snapshot()");
     const t = await this.#target(table);
     const core = sessionCoreOf(table instanceof TableRef ? table : this.session);
     let expected: number | undefined;
@@ -204,6 +207,17 @@ export class BarrageSession {
   }
 }
 
+/** Refuses capture options of the wrong kind, before anything is sent. */
+function checkCapture(options: SubscribeOptions, what: string): void {
+  const o = checkOptions(options, what);
+  if (o.columns !== undefined) checkStrings(o.columns, `${what} needs column names`);
+  for (const k of ["minUpdateIntervalMs", "batchSize", "maxMessageSize"] as const) {
+    if (o[k] !== undefined) checkInteger(o[k], `${what} needs ${k}`, 0);
+  }
+  checkSignal(o.signal, what);
+  if (o.onProgress !== undefined) checkFunction(o.onProgress, `${what} needs onProgress`);
+}
+
 /** How many of a table's `size` rows a viewport covers (all of them without one). */
 function viewportRows(viewport: SubscribeOptions["viewport"], size: number): number {
   if (viewport === undefined || size === 0) return size;
@@ -231,6 +245,7 @@ function viewportRows(viewport: SubscribeOptions["viewport"], size: number): num
  * @returns The session.
  */
 export async function barrageSession(options: BarrageSessionOptions = {}): Promise<BarrageSession> {
+  checkOptions(options, "barrageSession()");
   const key = await cacheKey(options);
   const existing = cache.get(key);
   if (existing) {

@@ -65,13 +65,18 @@ function wrap(type: BarrageMessageType, payload: Uint8Array): Uint8Array {
  * @param o Options.
  * @returns Wrapper bytes.
  */
+/** Whether a request asks for Deephaven's null sentinels (`useDeephavenNulls`, default `true`). */
+export function usesDeephavenNulls(o: { useDeephavenNulls?: boolean }): boolean {
+  return o.useDeephavenNulls ?? true;
+}
+
 export function subscriptionRequest(ticket: Uint8Array, o: SubscriptionRequestOptions = {}): Uint8Array {
   const b = new flatbuffers.Builder(256);
   const t = ticket.length ? byteVector(b, ticket) : 0;
   const cols = o.columns ? byteVector(b, encodeBitSet(o.columns)) : 0;
   const vp = o.viewport ? byteVector(b, encodeRowSet(o.viewport)) : 0;
   BarrageSubscriptionOptions.startBarrageSubscriptionOptions(b);
-  BarrageSubscriptionOptions.addUseDeephavenNulls(b, o.useDeephavenNulls ?? true);
+  BarrageSubscriptionOptions.addUseDeephavenNulls(b, usesDeephavenNulls(o));
   BarrageSubscriptionOptions.addMinUpdateIntervalMs(b, o.minUpdateIntervalMs ?? 0);
   BarrageSubscriptionOptions.addBatchSize(b, o.batchSize ?? 0);
   BarrageSubscriptionOptions.addMaxMessageSize(b, o.maxMessageSize ?? 0);
@@ -100,7 +105,7 @@ export function snapshotRequest(ticket: Uint8Array, o: SubscriptionRequestOption
   const cols = o.columns ? byteVector(b, encodeBitSet(o.columns)) : 0;
   const vp = o.viewport ? byteVector(b, encodeRowSet(o.viewport)) : 0;
   BarrageSnapshotOptions.startBarrageSnapshotOptions(b);
-  BarrageSnapshotOptions.addUseDeephavenNulls(b, o.useDeephavenNulls ?? true);
+  BarrageSnapshotOptions.addUseDeephavenNulls(b, usesDeephavenNulls(o));
   BarrageSnapshotOptions.addBatchSize(b, o.batchSize ?? 0);
   BarrageSnapshotOptions.addMaxMessageSize(b, o.maxMessageSize ?? 0);
   const opts = BarrageSnapshotOptions.endBarrageSnapshotOptions(b);

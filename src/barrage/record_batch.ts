@@ -14,8 +14,19 @@
 import * as arrow from "../deps/apache_arrow.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { checkArrowMessage } from "../arrow/guard.ts";
-import { type Chunk, type ColumnKind, columnKind, nullSentinel, toJs, TYPED } from "../table/column.ts";
+import {
+  type Chunk,
+  type ColumnKind,
+  columnKind,
+  NULLS,
+  nullSentinel,
+  toJs,
+  TYPED,
+} from "../table/column.ts";
 import type { GrowableTypedArrayConstructor } from "../table/grow.ts";
+import { bigIntFromBytes, decimalText, fixedDecimalText } from "../table/decimal.ts";
+
+export { bigIntFromBytes, decimalText };
 
 /** One decoded record batch: a chunk per schema column (lengths may differ). */
 export interface DecodedBatch {
@@ -39,6 +50,11 @@ const utf8 = new TextDecoder("utf-8", { fatal: false });
 class Cursor {
   node = 0;
   buffer = 0;
+  /**
+   * Whether the server sent Deephaven's null sentinels instead of validity bitmaps (`useDeephavenNulls`): a
+   * column sent in a narrower Arrow type than it is stored in then marks null with that type's lowest value.
+   */
+  deephavenNulls = false;
   constructor(
     readonly meta: arrow.RecordBatch | {
       nodes: { length: number; nullCount: number }[];
@@ -97,7 +113,9 @@ function readValidity(cur: Cursor, length: number, nullCount: number): Uint8Arra
 /** Scales int64 values to nanoseconds (for non-nanosecond time units). */
 function scale(values: BigInt64Array, factor: bigint, validity: Uint8Array | undefined): BigInt64Array {
   const out = new BigInt64Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = isValid(validity, i) ? values[i] * factor : values[i];
+  for (let i = 0; i < values.length; i++) {
+    out[i] = isValid(validity, i) && values[i] !== NULLS.int64 ? values[i] * factor : values[i];
+  }
   return out;
 }
 
@@ -122,13 +140,39 @@ function fixedWidth(cur: Cursor, field: arrow.Field, kind: ColumnKind): Chunk {
   } else if (kind === "date" && (t as arrow.Date_).unit === arrow.DateUnit.DAY) {
     const days = view(Int32Array, data, length);
     const out = new BigInt64Array(length);
-    for (let i = 0; i < length; i++) out[i] = BigInt(days[i]) * 86_400_000n;
+    const dhNull = cur.deephavenNulls ? NULLS.int32 : undefined;
+    for (let i = 0; i < length; i++) {
+      out[i] = days[i] === dhNull ? NULLS.int64 : BigInt(days[i]) * 86_400_000n;
+    }
     values = out;
   } else if (kind === "time" && (t as arrow.Time).bitWidth === 32) {
     const v = view(Int32Array, data, length);
     const f = UNIT_TO_NS[(t as arrow.Time).unit];
     const out = new BigInt64Array(length);
-    for (let i = 0; i < length; i++) out[i] = BigInt(v[i]) * f;
+    const dhNull = cur.deephavenNulls ? NULLS.int32 : undefined;
+    for (let i = 0; i < length; i++) out[i] = v[i] === dhNull ? NULLS.int64 : BigInt(v[i]) * f;
+    values = out;
+  } else if (arrow.DataType.isFloat(t) && t.precision === arrow.Precision.HALF) {
+    // Float16 into float32 storage: every half-precision value is a float32 exactly.
+    const h = view(Uint16Array, data, length);
+    const out = new Float32Array(length);
+    const dhNull = cur.deephavenNulls ? 0x8000 : undefined;
+    const sentinel = Math.fround(NULLS.float32);
+    for (let i = 0; i < length; i++) out[i] = h[i] === dhNull ? sentinel : arrow.util.uint16ToFloat64(h[i]);
+    values = out;
+  } else if (arrow.DataType.isInt(t) && !t.isSigned && t.bitWidth === 8) {
+    // uint8 into short storage (as Deephaven reads it).
+    const v = view(Int8Array, data, length);
+    const out = new Int16Array(length);
+    const dhNull = cur.deephavenNulls ? NULLS.int8 : undefined;
+    for (let i = 0; i < length; i++) out[i] = v[i] === dhNull ? NULLS.int16 : v[i] & 0xff;
+    values = out;
+  } else if (arrow.DataType.isInt(t) && !t.isSigned && t.bitWidth === 32) {
+    // uint32 into long storage (as Deephaven reads it).
+    const v = view(Int32Array, data, length);
+    const out = new BigInt64Array(length);
+    const dhNull = cur.deephavenNulls ? NULLS.int32 : undefined;
+    for (let i = 0; i < length; i++) out[i] = v[i] === dhNull ? NULLS.int64 : BigInt(v[i] >>> 0);
     values = out;
   } else {
     const T = TYPED[kind] as TypedCtor;
@@ -186,38 +230,6 @@ function strings(cur: Cursor): unknown[] {
   return out;
 }
 
-/** Big-endian two's complement bytes to bigint (Java `BigInteger.toByteArray`). */
-export function bigIntFromBytes(b: Uint8Array): bigint {
-  if (b.length === 0) return 0n;
-  let v = 0n;
-  for (const x of b) v = (v << 8n) | BigInt(x);
-  if (b[0] & 0x80) v -= 1n << BigInt(b.length * 8);
-  return v;
-}
-
-/** Most zeros written out in plain decimal text; beyond that the exponent form is used. */
-const MAX_PLAIN_ZEROS = 1000;
-
-/**
- * Formats an unscaled value and scale as decimal text (`1234`, 2 → `"12.34"`). A scale that would need more
- * than 1000 padding zeros gives the exponent form instead (`1234`, -5000 → `"1234E+5000"`), so a damaged
- * scale (any 32-bit value) cannot make a gigabyte string.
- */
-export function decimalText(unscaled: bigint, scale: number): string {
-  const neg = unscaled < 0n;
-  let digits = (neg ? -unscaled : unscaled).toString();
-  if (-scale > MAX_PLAIN_ZEROS || scale - digits.length > MAX_PLAIN_ZEROS) {
-    return `${neg ? "-" : ""}${digits}E${scale > 0 ? "-" : "+"}${Math.abs(scale)}`;
-  }
-  let s: string;
-  if (scale <= 0) s = digits + "0".repeat(-scale);
-  else {
-    if (digits.length <= scale) digits = "0".repeat(scale - digits.length + 1) + digits;
-    s = `${digits.slice(0, digits.length - scale)}.${digits.slice(digits.length - scale)}`;
-  }
-  return neg ? `-${s}` : s;
-}
-
 function binaries(cur: Cursor, kind: ColumnKind): unknown[] {
   const { length, nullCount } = cur.nextNode();
   const validity = readValidity(cur, length, nullCount);
@@ -241,7 +253,35 @@ function binaries(cur: Cursor, kind: ColumnKind): unknown[] {
   return out;
 }
 
-function lists(cur: Cursor, field: arrow.Field): unknown[] {
+/**
+ * Values of a fixed width in bytes: FixedSizeBinary (byte arrays), Decimal128/256 (decimal text with the
+ * type's scale) and uint64 (bigint, as Deephaven reads it: a BigInteger).
+ */
+function fixedBinaries(cur: Cursor, t: arrow.DataType): unknown[] {
+  const { length, nullCount } = cur.nextNode();
+  const validity = readValidity(cur, length, nullCount);
+  const data = cur.nextBuffer();
+  const width = arrow.DataType.isFixedSizeBinary(t)
+    ? t.byteWidth
+    : arrow.DataType.isDecimal(t)
+    ? t.bitWidth / 8
+    : 8;
+  if (data.length < length * width) throw malformed("a value buffer is shorter than its column");
+  const out = new Array<unknown>(length);
+  const u64 = arrow.DataType.isInt(t) ? view(BigInt64Array, data, length) : undefined;
+  const dhNull = cur.deephavenNulls ? NULLS.int64 : undefined;
+  for (let i = 0; i < length; i++) {
+    if (!isValid(validity, i) || (u64 && u64[i] === dhNull)) out[i] = null;
+    else if (u64) out[i] = BigInt.asUintN(64, u64[i]);
+    else {
+      const b = data.subarray(i * width, (i + 1) * width);
+      out[i] = arrow.DataType.isDecimal(t) ? fixedDecimalText(b, t.scale) : b.slice();
+    }
+  }
+  return out;
+}
+
+function lists(cur: Cursor, field: arrow.Field, name: string): unknown[] {
   const { length, nullCount } = cur.nextNode();
   const validity = readValidity(cur, length, nullCount);
   const fixed = field.type.typeId === arrow.Type.FixedSizeList;
@@ -249,14 +289,14 @@ function lists(cur: Cursor, field: arrow.Field): unknown[] {
   if (fixed && size <= 0 && length > 0) {
     // Rows of a zero-size list carry no bytes, so nothing in the message bounds how many there are.
     throw new DeephavenError(
-      `Column ${JSON.stringify(field.name)} is a fixed-size list of size 0, which is not supported`,
+      `Column ${JSON.stringify(name)} is a fixed-size list of size 0, which is not supported`,
       { code: GrpcCode.UNIMPLEMENTED },
     );
   }
   const o = fixed ? undefined : offsets(cur, length);
   const childField = (field.type as arrow.List).children[0];
   const childKind = columnKind(childField);
-  const child = column(cur, childField) as unknown[];
+  const child = column(cur, childField, name) as unknown[];
   if (fixed && length * size > child.length) throw malformed("a fixed-size list has fewer values than rows");
   const out = new Array<unknown>(length);
   for (let i = 0; i < length; i++) {
@@ -275,37 +315,65 @@ function lists(cur: Cursor, field: arrow.Field): unknown[] {
 
 /**
  * `length` nulls that take no memory: an array-like whose every index reads `undefined`, which column
- * storage reads as null. A column of a type this module does not decode holds only nulls, and its length
- * (up to 2^31 - 1) is not bounded by the message size (a Null column has no buffers), so allocating it
- * would let a few bytes of header cost gigabytes.
+ * storage reads as null. An Arrow Null column holds only nulls, and its length (up to 2^31 - 1) is not
+ * bounded by the message size (it has no buffers), so allocating it would let a few bytes of header cost
+ * gigabytes.
  */
 function nulls(length: number): unknown[] {
   return Object.freeze({ length }) as unknown as unknown[];
 }
 
-function skipUnknown(cur: Cursor, field: arrow.Field): unknown[] {
+/**
+ * Whether the decoder reads a field's values (and not only its nulls): every type but Null and the types
+ * it refuses (see {@linkcode unsupportedType}).
+ *
+ * @param field The field.
+ * @returns `true` when its values can be read.
+ */
+export function decodable(field: arrow.Field): boolean {
+  const kind = columnKind(field);
+  if (kind === "list") return decodable((field.type as arrow.List).children[0]);
+  return kind !== "other";
+}
+
+/** The error for a column of an Arrow type this module cannot read (`field` may be a list's element). */
+export function unsupportedType(column: string, field: arrow.Field): DeephavenError {
+  const dh = field.metadata.get("deephaven:type");
+  return new DeephavenError(
+    `Column ${JSON.stringify(column)} has the Arrow type ${field.type}${dh ? ` (${dh})` : ""}, which this ` +
+      "module cannot read; leave the column out (the columns option, or view() on the server) or convert it " +
+      "on the server, e.g. to a String",
+    { code: GrpcCode.UNIMPLEMENTED },
+  );
+}
+
+function skipUnknown(cur: Cursor, field: arrow.Field, name: string): unknown[] {
   const { length } = cur.nextNode();
   const t = field.type;
+  // A column of a type this module cannot read is an error as soon as it holds values: never a column of
+  // nulls that only looks empty. (A Null column holds only nulls; an unsubscribed column has no rows.)
+  if (length > 0 && !arrow.DataType.isNull(t)) throw unsupportedType(name, field);
   // Consume the buffers of the layout so later columns stay aligned.
   const nBuffers = arrow.DataType.isNull(t) ? 0 : arrow.DataType.isStruct(t) ? 1 : 2;
   for (let i = 0; i < nBuffers; i++) cur.nextBuffer();
-  for (const c of t.children ?? []) column(cur, c);
+  for (const c of t.children ?? []) column(cur, c, name);
   return nulls(length);
 }
 
-function column(cur: Cursor, field: arrow.Field): Chunk {
+function column(cur: Cursor, field: arrow.Field, name: string = field.name): Chunk {
   const kind = columnKind(field);
+  const t = field.type;
   switch (kind) {
     case "string":
       return strings(cur);
     case "bigint":
     case "decimal":
     case "binary":
-      return binaries(cur, kind);
+      return arrow.DataType.isBinary(t) ? binaries(cur, kind) : fixedBinaries(cur, t);
     case "list":
-      return lists(cur, field);
+      return lists(cur, field, name);
     case "other":
-      return skipUnknown(cur, field);
+      return skipUnknown(cur, field, name);
     default:
       return fixedWidth(cur, field, kind);
   }
@@ -317,9 +385,16 @@ function column(cur: Cursor, field: arrow.Field): Chunk {
  * @param header The flatbuffer Arrow `Message` (FlightData `data_header`).
  * @param body The message body (FlightData `data_body`).
  * @param schema The stream's schema.
+ * @param deephavenNulls Whether the stream marks nulls with Deephaven's sentinels (a Barrage subscription
+ *   or snapshot with `useDeephavenNulls`) rather than with validity bitmaps only (Arrow IPC, DoGet).
  * @returns The decoded batch.
  */
-export function decodeRecordBatch(header: Uint8Array, body: Uint8Array, schema: arrow.Schema): DecodedBatch {
+export function decodeRecordBatch(
+  header: Uint8Array,
+  body: Uint8Array,
+  schema: arrow.Schema,
+  deephavenNulls = false,
+): DecodedBatch {
   checkArrowMessage(header);
   let msg: arrow.Message;
   try {
@@ -358,6 +433,7 @@ export function decodeRecordBatch(header: Uint8Array, body: Uint8Array, schema: 
     plain.set(body);
   }
   const cur = new Cursor(meta, plain);
+  cur.deephavenNulls = deephavenNulls;
   const columns: Chunk[] = [];
   for (const f of schema.fields) columns.push(column(cur, f));
   return { length: Number(meta.length), columns };

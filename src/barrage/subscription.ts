@@ -25,6 +25,7 @@ import {
   snapshotRequest,
   subscriptionRequest,
   type UpdateMetadata,
+  usesDeephavenNulls,
 } from "./messages.ts";
 import { FlightService } from "../generated/proto/arrow/flight/protocol/flight_pb.ts";
 import type { FlightData } from "../generated/proto/arrow/flight/protocol/flight_pb.ts";
@@ -388,18 +389,21 @@ class UpdateApplier {
   #queue: Completed[] = [];
   /** Whether the first rows of this stream replace every row held (after a resubscription). */
   readonly #replace: boolean;
+  /** Whether the stream carries Deephaven null sentinels (else Arrow validity bitmaps). */
+  readonly #deephavenNulls: boolean;
 
   constructor(
     schema: arrow.Schema,
     readonly writer: TableWriter,
     readonly mode: () => "keyed" | "positional" | "append",
     readonly live?: LiveControl,
-    options: { hold?: Hold; replace?: boolean } = {},
+    options: { hold?: Hold; replace?: boolean; deephavenNulls?: boolean } = {},
   ) {
     this.#schema = schema;
     this.#blink = schema.metadata.get("deephaven:attribute.BlinkTable") === "true";
     this.#hold = options.hold ?? "none";
     this.#replace = options.replace ?? false;
+    this.#deephavenNulls = options.deephavenNulls ?? true;
   }
 
   /** Whether updates are being held back until the table holds what it asked for. */
@@ -422,7 +426,7 @@ class UpdateApplier {
       }
     }
     if (fd.dataHeader.length === 0) return this.#finishIfComplete();
-    const batch = decodeRecordBatch(fd.dataHeader, fd.dataBody, this.#schema);
+    const batch = decodeRecordBatch(fd.dataHeader, fd.dataBody, this.#schema, this.#deephavenNulls);
     if (!this.#pending) throw malformedStream("a record batch arrived without update metadata");
     this.#pending.add(batch);
     return this.#finishIfComplete();
@@ -822,7 +826,11 @@ export async function subscribeTicket(
     const control = controlOf(t);
     const mode = () => (t.viewport !== undefined ? "positional" : "keyed") as "positional" | "keyed";
     // Nobody holds the table before its snapshot is complete: updates go to the storage as they come.
-    let applier = new UpdateApplier(stream.schema, control.writer, mode, control, { hold: "quiet" });
+    const deephavenNulls = usesDeephavenNulls(options);
+    let applier = new UpdateApplier(stream.schema, control.writer, mode, control, {
+      hold: "quiet",
+      deephavenNulls,
+    });
     t.attach(stream.call, applier);
     /** After a transport failure: wait for the session, subscribe again, and replace the rows. */
     const resubscribe = async (): Promise<boolean> => {
@@ -851,6 +859,7 @@ export async function subscribeTicket(
       applier = new UpdateApplier(stream.schema, control.writer, mode, control, {
         hold: "queue",
         replace: true,
+        deephavenNulls,
       });
       t.attach(stream.call, applier);
       return true;
@@ -955,7 +964,9 @@ export async function snapshotTicket(
     const schema = await guard.race(firstMessage(it, what));
     const { table, writer } = createLocalTable(schema);
     // Snapshot rows are appended in arrival order (as Deephaven's Java client does).
-    const applier = new UpdateApplier(schema, writer, () => "append");
+    const applier = new UpdateApplier(schema, writer, () => "append", undefined, {
+      deephavenNulls: usesDeephavenNulls(options),
+    });
     let bytes = 0, done = 0;
     while (true) {
       const r = await guard.race(it.next());

@@ -7,6 +7,7 @@
  */
 
 import { DeephavenError, GrpcCode } from "../errors.ts";
+import { checkString } from "../validate.ts";
 import { applicationTicket, scopeTicket } from "../session/ticket.ts";
 import type { LocalTable } from "../table/local_table.ts";
 import { barrageSession, type BarrageSessionOptions } from "./barrage_session.ts";
@@ -34,6 +35,7 @@ export interface DeephavenUri {
  * @returns The parts.
  */
 export function parseUri(uri: string): DeephavenUri {
+  checkString(uri, "parseUri() needs a URI such as dh+plain://host:port/scope/<name>");
   const m = uri.match(/^(dh\+plain|dh):\/\/([^/:]+|\[[^\]]+\])(?::(\d+))?\/(.+)$/);
   const fail = () =>
     new DeephavenError(
@@ -45,7 +47,13 @@ export function parseUri(uri: string): DeephavenUri {
   const useTls = m[1] === "dh";
   const host = m[2].replace(/^\[|\]$/g, "");
   const port = m[3] ? Number(m[3]) : useTls ? 443 : 10000;
-  const parts = m[4].split("/").map(decodeURIComponent);
+  if (port < 1 || port > 65535) throw fail();
+  let parts: string[];
+  try {
+    parts = m[4].split("/").map(decodeURIComponent);
+  } catch {
+    throw fail(); // a malformed %-escape
+  }
   let ticket: Uint8Array;
   if (parts.length === 2 && parts[0] === "scope" && parts[1]) ticket = scopeTicket(parts[1]);
   else if (parts.length === 4 && parts[0] === "app" && parts[2] === "field") {
@@ -63,11 +71,16 @@ export interface ResolveUriOptions
 
 /**
  * Opens (or reuses) a Barrage session to the URI's server and subscribes to
- * (or, with `snapshot: true`, snapshots) the table it names.
+ * (or, with `snapshot: true`, snapshots) the table it names: a variable of the
+ * global scope (`/scope/<name>`) or an application's field
+ * (`/app/<id>/field/<name>`). The connection is closed once the snapshot is
+ * taken, or when the live table closes (unless other handles share it).
  *
  * @example Usage
  * ```ts ignore
  * const trades = await resolveUri("dh+plain://localhost:10000/scope/trades");
+ * const numbers = await resolveUri("dh+plain://localhost:10000/app/demo/field/numbers", { snapshot: true });
+ * trades.close(); // ends the subscription and its connection
  * ```
  *
  * @param uri The URI.
@@ -104,5 +117,20 @@ export async function resolveUri(
     extraHeaders,
     connectTimeoutMs,
   });
-  return snapshot ? await bs.snapshot(u.ticket, capture) : await bs.subscribe(u.ticket, capture);
+  // The Barrage handle lives as long as what it captured: a snapshot needs it no more, a live table until it
+  // closes (the connection itself is shared with other handles to the same server and credentials).
+  let table: LiveTable | LocalTable;
+  try {
+    table = snapshot ? await bs.snapshot(u.ticket, capture) : await bs.subscribe(u.ticket, capture);
+  } catch (e) {
+    await bs.close();
+    throw e;
+  }
+  if (snapshot) await bs.close();
+  else {
+    table.onStateChange((s) => {
+      if (s === "closed") bs.close().catch(() => {});
+    });
+  }
+  return table;
 }

@@ -18,7 +18,7 @@ import { parseUri } from "../barrage/uri.ts";
 import type { SubscribeOptions } from "../barrage/subscription.ts";
 import { fromHex, scopeTicket } from "../session/ticket.ts";
 import { Session } from "../session/session.ts";
-import { type FileFormat, formatOfPath, jsonValue, writeTable } from "../table/export.ts";
+import { type FileFormat, formatOfPath, jsonValue, writeTable } from "../export/export.ts";
 import type { LocalTable } from "../table/local_table.ts";
 import { formatText } from "../display/format.ts";
 import * as grpc from "../deps/grpc_js.ts";

@@ -6,19 +6,25 @@
  */
 
 import * as arrow from "../deps/apache_arrow.ts";
-import type { LocalTable } from "../table/local_table.ts";
+import { LocalTable } from "../table/local_table.ts";
+import { Instant } from "../table/time.ts";
+import { arrowValues } from "../barrage/from_arrow.ts";
+import { DeephavenError } from "../errors.ts";
+import { checkInteger, shown } from "../validate.ts";
 
 /** How a null value is shown. */
 export const NULL_TEXT = "(null)";
 
 /**
- * Formats one value for display.
+ * Formats one value for display: an `Instant` as ISO text with its nanoseconds when it has them
+ * (`2023-11-14T22:13:20.123456789Z`), `(null)` for null.
  *
  * @param v The value as a table's `get` returns it.
  * @returns Display text.
  */
 export function formatValue(v: unknown): string {
   if (v === null || v === undefined) return NULL_TEXT;
+  if (v instanceof Instant) return v.toString();
   if (v instanceof Date) return Number.isNaN(v.getTime()) ? "Invalid date" : v.toISOString();
   if (typeof v === "number") {
     if (Number.isInteger(v)) return String(v);
@@ -40,20 +46,37 @@ export interface TableLike {
   get(row: number, column: string): unknown;
 }
 
-/** Adapts a local table or an apache-arrow `Table` to {@linkcode TableLike}. */
+/**
+ * Refuses what is neither a local table nor an apache-arrow `Table`.
+ *
+ * @param t The value.
+ * @param what The call, e.g. `formatText()`.
+ * @returns `t`.
+ */
+export function checkTable<T extends LocalTable | arrow.Table>(t: T, what: string): T {
+  if (!(t instanceof arrow.Table) && !(t instanceof LocalTable)) {
+    throw DeephavenError.invalid(`${what} needs a LocalTable or an apache-arrow Table, got ${shown(t)}`);
+  }
+  return t;
+}
+
+/**
+ * Adapts a local table or an apache-arrow `Table` to {@linkcode TableLike}; an apache-arrow table's values
+ * read as a local table's would (an `Instant` for a timestamp, decimal text for a BigDecimal, ...).
+ */
 export function tableLike(t: LocalTable | arrow.Table): TableLike {
+  checkTable(t, "Showing a table");
   if (t instanceof arrow.Table) {
     const names = t.schema.fields.map((f) => f.name);
+    const index = new Map(names.map((n, j) => [n, j]));
+    // The values a local table would give (exact instants and decimals), read by the same decoder.
+    const values = arrowValues(t);
     return {
       columns: names,
       size: t.numRows,
       get: (row, column) => {
-        const v = t.getChild(column)?.get(row);
-        const f = t.schema.fields.find((x) => x.name === column);
-        if (v !== null && f && arrow.DataType.isTimestamp(f.type) && typeof v === "number") {
-          return new Date(v);
-        }
-        return v;
+        const j = index.get(column);
+        return j === undefined ? undefined : values(row, j);
       },
     };
   }
@@ -80,6 +103,9 @@ export interface FormatTextOptions {
 export function formatText(table: LocalTable | arrow.Table, options: FormatTextOptions = {}): string {
   const t = tableLike(table);
   const head = options.head ?? 10, tail = options.tail ?? 5, maxWidth = options.maxWidth ?? 40;
+  checkInteger(head, "Showing a table needs `head` rows", 0);
+  checkInteger(tail, "Showing a table needs `tail` rows", 0);
+  checkInteger(maxWidth, "Showing a table needs `maxWidth`", 2);
   const rows: number[] = [];
   if (t.size <= head + tail) { for (let i = 0; i < t.size; i++) rows.push(i); }
   else {

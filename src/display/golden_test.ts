@@ -10,7 +10,7 @@ import * as arrow from "../deps/apache_arrow.ts";
 import * as Plot from "../deps/observable_plot.ts";
 import { renderTableHtml } from "./html.ts";
 import { tableBundle } from "./jupyter.ts";
-import { renderPlot } from "./plot.ts";
+import { plot, renderPlot } from "./plot.ts";
 import { localTableFromArrow } from "../barrage/from_arrow.ts";
 
 const GOLDEN = new URL("../../tests/golden/", import.meta.url);
@@ -159,4 +159,13 @@ Deno.test("plots render hostile values as text, in marks and in titles", async (
   assert.ok(markup.includes("&lt;img src=x onerror=alert(1)&gt;"));
   assert.ok(!/<script/i.test(markup));
   await golden("plot_hostile.html", markup);
+});
+
+Deno.test("a chart of a table with an Instant column draws it on a time axis", () => {
+  const t = localTableFromArrow(sampleTable());
+  const svg = plot(t, { x: "T", y: "Qty", mark: "dot" }).render();
+  assert.ok(svg.includes("<svg"), "an SVG");
+  // Observable Plot's time scale labels decades: the instants span 1970 to 2023.
+  assert.match(svg, />1970<[\s\S]*>2020</);
+  assert.match(svg, /<circle/);
 });

@@ -20,6 +20,7 @@
  * @module
  */
 
+import { checkInteger, checkOptions } from "../validate.ts";
 import { LocalTable, storageOf } from "../table/local_table.ts";
 import { KINDS } from "../table/kinds.ts";
 import { TableRef } from "../session/table_ref.ts";
@@ -34,7 +35,7 @@ import {
   renderTableHtml,
   stampText,
 } from "./html.ts";
-import { formatText } from "./format.ts";
+import { checkTable, formatText } from "./format.ts";
 import type { ArrowField } from "../arrow_types.ts";
 import { type KernelIo, kernelIo } from "./kernel.ts";
 
@@ -48,6 +49,13 @@ export interface DisplayOptions extends HtmlOptions {
 }
 
 const defaults: Required<DisplayOptions> = { head: 10, tail: 5, maxCellChars: 60, throttleMs: 1000 };
+
+/** Refuses display settings that are not whole numbers >= 0. */
+function checkDisplayOptions(options: DisplayOptions, what: string): void {
+  for (const [k, v] of Object.entries(checkOptions(options, what))) {
+    if (v !== undefined && k in defaults) checkInteger(v, `${what} needs ${k}`, 0);
+  }
+}
 
 /**
  * Changes the default display settings (window sizes, refresh throttle).
@@ -63,6 +71,7 @@ const defaults: Required<DisplayOptions> = { head: 10, tail: 5, maxCellChars: 60
  * @returns The settings now in force.
  */
 export function setDisplayOptions(options: DisplayOptions): Required<DisplayOptions> {
+  checkDisplayOptions(options, "setDisplayOptions()");
   Object.assign(defaults, Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)));
   return { ...defaults };
 }
@@ -98,10 +107,7 @@ function tableInput(t: LocalTable): HtmlTableInput {
     badge: t.state,
     columns,
     size: t.size,
-    get: (row, j) => {
-      const v = t.get(row, j);
-      return kinds[j] === "char" && typeof v === "number" ? String.fromCharCode(v) : v;
-    },
+    get: (row, j) => t.get(row, j),
     updatedAt: t.lastUpdated,
     note,
   };
@@ -115,6 +121,7 @@ function tableInput(t: LocalTable): HtmlTableInput {
  * @returns The bundle.
  */
 export function tableBundle(table: LocalTable, options: HtmlOptions = {}): MimeBundle {
+  checkTable(table, "tableBundle()");
   const o = { ...defaults, ...options };
   return {
     "text/html": renderTableHtml(tableInput(table), o),
@@ -417,6 +424,7 @@ async function showValue(io: KernelIo, x: unknown, options: DisplayOptions): Pro
  * @param options Window sizes and refresh throttle for this output.
  */
 export async function display(x: Displayable | unknown, options: DisplayOptions = {}): Promise<void> {
+  checkDisplayOptions(options, "display()");
   const io = kernelIo();
   if (!io) return;
   await showValue(io, x, options);

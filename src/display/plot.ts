@@ -10,7 +10,9 @@ import * as Plot from "../deps/observable_plot.ts";
 import { parseHTML } from "../deps/linkedom.ts";
 import type * as arrow from "../deps/apache_arrow.ts";
 import type { LocalTable } from "../table/local_table.ts";
-import { tableLike } from "./format.ts";
+import { checkTable, tableLike } from "./format.ts";
+import { Instant } from "../table/time.ts";
+import { checkFunction, checkInteger, checkOptions, checkStrings, shown } from "../validate.ts";
 import { escapeHtml, stampText } from "./html.ts";
 import { displayAsValue, type LiveDisplayable, type MimeBundle } from "./jupyter.ts";
 
@@ -206,7 +208,11 @@ function windowOf(table: LocalTable | arrow.Table, options: PlotOptions): { data
   const columns: Record<string, unknown[]> = {};
   for (const c of new Set(wanted)) {
     const values = new Array(length);
-    for (let i = 0; i < length; i++) values[i] = t.get(start + i, c);
+    for (let i = 0; i < length; i++) {
+      const v = t.get(start + i, c);
+      // Observable Plot's time scales take `Date`s (a millisecond is finer than a chart shows).
+      values[i] = v instanceof Instant ? v.toDate() : v;
+    }
     columns[c] = values;
   }
   return { data: { length, columns }, total: t.size };
@@ -296,5 +302,49 @@ export class LivePlot implements LiveDisplayable {
  * @returns The chart.
  */
 export function plot(table: LocalTable | arrow.Table, options: PlotOptions): LivePlot {
+  checkPlot(table, options);
   return new LivePlot(table, options);
+}
+
+const MARK_KINDS: readonly MarkKind[] = [
+  "line",
+  "dot",
+  "area",
+  "bar",
+  "barY",
+  "areaY",
+  "lineY",
+  "rule",
+  "text",
+];
+
+/** Refuses a chart that could not be drawn (before anything is drawn): unknown columns, kinds or sizes. */
+function checkPlot(table: LocalTable | arrow.Table, options: PlotOptions): void {
+  const t = tableLike(checkTable(table, "plot()"));
+  const o = checkOptions(options, "plot()");
+  if (o.marks !== undefined) checkFunction(o.marks, "plot() needs `marks` as a function of the rows");
+  else {
+    if (!o.x && !o.y) throw DeephavenError.invalid("plot() needs `x` and `y` columns, or a `marks` function");
+    for (
+      const c of [
+        ...checkStrings(o.x, "plot() needs `x` as a column name"),
+        ...checkStrings(o.y, "plot() needs `y` columns"),
+      ]
+    ) {
+      if (!t.columns.includes(c)) {
+        throw DeephavenError.invalid(
+          `plot() got no column ${shown(c)}; the columns are ${t.columns.join(", ")}`,
+        );
+      }
+    }
+    if (o.mark !== undefined && !MARK_KINDS.includes(o.mark)) {
+      throw DeephavenError.invalid(`plot() marks are ${MARK_KINDS.join(", ")}; got ${shown(o.mark)}`);
+    }
+  }
+  if (o.lastN !== undefined && o.lastN !== Infinity) checkInteger(o.lastN, "plot() needs lastN", 1);
+  for (const k of ["width", "height"] as const) {
+    if (o[k] !== undefined && !(typeof o[k] === "number" && o[k] > 0 && Number.isFinite(o[k]))) {
+      throw DeephavenError.invalid(`plot() needs ${k} as a number of pixels > 0, got ${shown(o[k])}`);
+    }
+  }
 }

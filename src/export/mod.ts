@@ -22,4 +22,4 @@ export {
   toJSONRows,
   toParquet,
   writeTable,
-} from "../table/export.ts";
+} from "./export.ts";

@@ -1,12 +1,15 @@
 /**
  * The filters of local `where`: a predicate over the row, or comparisons such as `"X > 5"`,
- * `"Sym == 'A'"`, `"Y != null"`, `"A < B"` (several are and-ed), compiled to a test of a storage slot.
+ * `"Sym == 'A'"`, `"Y != null"`, `"A < B"`, `"Ts >= '2024-01-31T09:30:00.000000001Z'"` (several are and-ed),
+ * compiled to a test of a storage slot. Timestamps compare by their exact epoch nanoseconds.
  *
  * @module
  */
 
 import type { RowFilter } from "../table/local_table.ts";
 import { bad, type SlotReader } from "./derive.ts";
+import type { ColumnStore } from "../table/column.ts";
+import { Instant, type InstantLike } from "../table/time.ts";
 
 const COMPARISON = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|=|!=|>=|<=|>|<)\s*(.+?)\s*$/;
 
@@ -20,8 +23,10 @@ function literal(text: string): { value: unknown } | undefined {
   return undefined;
 }
 
-function comparable(v: unknown): unknown {
-  return v instanceof Date ? v.getTime() : v;
+/** A column's value at a slot as comparisons see it: a timestamp as its exact epoch nanoseconds. */
+function valueAt(store: ColumnStore, slot: number): unknown {
+  if (store.kind === "timestamp") return store.isNull(slot) ? null : store.raw(slot);
+  return store.get(slot);
 }
 
 function compileComparison(expr: string, reader: SlotReader): (slot: number) => boolean {
@@ -40,9 +45,13 @@ function compileComparison(expr: string, reader: SlotReader): (slot: number) => 
   const right = lit ? undefined : reader.index(m[3]);
   const ls = reader.stores[left];
   const rs = right === undefined ? undefined : reader.stores[right];
+  // A timestamp compares with ISO text, a bigint of epoch nanoseconds or a number of epoch milliseconds.
+  const constant = lit && ls.kind === "timestamp" && lit.value !== null
+    ? Instant.from(lit.value as InstantLike).epochNanos
+    : lit?.value;
   return (slot) => {
-    const a = comparable(ls.get(slot));
-    const b = comparable(rs ? rs.get(slot) : lit!.value);
+    const a = valueAt(ls, slot);
+    const b = rs ? valueAt(rs, slot) : constant;
     if (op === "==") return a === b || (a !== null && b !== null && a == b);
     if (op === "!=") return !(a === b || (a !== null && b !== null && a == b));
     if (a === null || b === null) return false;

@@ -17,7 +17,7 @@ import {
   storageOf,
 } from "../table/local_table.ts";
 import { RowSet } from "../table/rowset.ts";
-import { type ColumnKind, columnKind, toRaw } from "../table/column.ts";
+import { COLUMN_TYPES, computedRaw, fieldOfType, inferType, isColumnType } from "./column_types.ts";
 import { bad, compareRaw, derive, growInt32, isEmptyUpdate, SlotReader } from "./derive.ts";
 import { compileFilter } from "./filter.ts";
 
@@ -41,35 +41,30 @@ interface MappedColumn {
   field: arrow.Field;
   from?: number;
   fn?: (row: Row) => unknown;
-  kind: ColumnKind;
-}
-
-function fieldFor(name: string, sample: unknown): arrow.Field {
-  const md = (t: string) => new Map([["deephaven:type", t]]);
-  if (typeof sample === "bigint") return new arrow.Field(name, new arrow.Int64(), true, md("long"));
-  if (typeof sample === "string") {
-    return new arrow.Field(name, new arrow.Utf8(), true, md("java.lang.String"));
-  }
-  if (typeof sample === "boolean") {
-    return new arrow.Field(name, new arrow.Bool(), true, md("java.lang.Boolean"));
-  }
-  if (sample instanceof Date) {
-    return new arrow.Field(name, new arrow.TimestampNanosecond("UTC"), true, md("java.time.Instant"));
-  }
-  return new arrow.Field(name, new arrow.Float64(), true, md("double"));
+  /** A computed column's conversion of its function's values to storage. */
+  raw?: (v: unknown) => unknown;
+  /** A computed column's values for the source's rows when it was made (used once, for the first update). */
+  initial?: unknown[];
 }
 
 function mapped(source: LocalTable, columns: MappedColumn[]): LocalTable {
   const reader = new SlotReader(source);
   const schema = new arrow.Schema(columns.map((c) => c.field), (source.schema as arrow.Schema).metadata);
-  const values = (c: MappedColumn, slots: Int32Array): unknown[] => {
-    if (c.from !== undefined) return reader.rawColumn(c.from, slots);
-    const out = new Array<unknown>(slots.length);
-    for (let i = 0; i < slots.length; i++) out[i] = toRaw(c.kind, c.fn!(reader.row(slots[i])));
-    return out;
-  };
   return derive(source, schema, (out, u) => {
     const slots = u.slots!;
+    // The rows of each slot array, made once for all computed columns.
+    const rows = new Map<Int32Array, Row[]>();
+    const rowsOf = (s: Int32Array) => {
+      let r = rows.get(s);
+      if (r === undefined) rows.set(s, r = Array.from(s, (slot) => reader.row(slot)));
+      return r;
+    };
+    const values = (c: MappedColumn, s: Int32Array): unknown[] => {
+      if (c.from !== undefined) return reader.rawColumn(c.from, s);
+      const initial = c.initial;
+      c.initial = undefined;
+      return (initial ?? rowsOf(s).map((r) => c.fn!(r))).map((v) => c.raw!(v));
+    };
     const modCols = new Set(u.modifiedColumns);
     const affected = columns.map((c) =>
       !u.modified.isEmpty && (c.from === undefined ? modCols.size > 0 : modCols.has(reader.names[c.from]))
@@ -95,11 +90,7 @@ export function view(source: LocalTable, specs: string[]): LocalTable {
     if (!m) throw bad(`Cannot read the column ${JSON.stringify(spec)}; write "Name" or "NewName = Name"`);
     const from = reader.index(m[2] ?? m[1]);
     const f = (source.schema as arrow.Schema).fields[from];
-    return {
-      field: new arrow.Field(m[1], f.type, f.nullable, f.metadata),
-      from,
-      kind: reader.stores[from].kind,
-    };
+    return { field: new arrow.Field(m[1], f.type, f.nullable, f.metadata), from };
   });
   return mapped(source, cols);
 }
@@ -112,18 +103,28 @@ export function update(source: LocalTable, computed: ComputedColumns): LocalTabl
   if (names.length === 0) throw bad("update() needs at least one column");
   const cols: MappedColumn[] = fields
     .filter((f) => !(f.name in computed))
-    .map((f) => ({ field: f, from: reader.index(f.name), kind: columnKind(f) }));
+    .map((f) => ({ field: f, from: reader.index(f.name) }));
+  // The function's values for the current rows: they tell the type (when not given) and fill the first update.
+  let rows: Row[] | undefined;
   for (const name of names) {
-    const fn = computed[name];
+    const spec = computed[name];
+    const fn = typeof spec === "function" ? spec : spec?.value;
+    const given = typeof spec === "function" ? undefined : spec?.type;
     if (typeof fn !== "function") {
-      throw bad(`update() column ${JSON.stringify(name)} needs a function of the row`);
+      throw bad(
+        `update() column ${JSON.stringify(name)} needs a function of the row, or { type, value } with one`,
+      );
     }
-    let sample: unknown = null;
-    for (let p = 0; p < source.size && (sample === null || sample === undefined); p++) {
-      sample = fn(reader.row(storageOf(source).slotAt(p)));
+    if (given !== undefined && !isColumnType(given)) {
+      throw bad(
+        `update() column ${JSON.stringify(name)} has the unknown type ${JSON.stringify(given)}; ` +
+          `the types are ${COLUMN_TYPES.join(", ")}`,
+      );
     }
-    const field = fieldFor(name, sample);
-    cols.push({ field, fn, kind: columnKind(field) });
+    rows ??= Array.from(storageOf(source).slots(), (slot) => reader.row(slot));
+    const initial = rows.map((r) => fn(r));
+    const type = given ?? inferType(name, initial);
+    cols.push({ field: fieldOfType(name, type), fn, raw: computedRaw(name, type), initial });
   }
   return mapped(source, cols);
 }

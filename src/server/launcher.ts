@@ -20,6 +20,7 @@ from the command line. Deephaven's own output goes to this process's stdout and 
 
 Usage:
     DH_PSK=... python dh_server.py --port 10000 --auth both [--jvm-arg -Xmx2g] [--script tables.py]
+        [--handler CLASS --classpath DIR]
 """
 
 import argparse
@@ -57,6 +58,10 @@ def _parse_args(argv):
     )
     parser.add_argument("--jvm-arg", action="append", default=[], dest="jvm_args", help="extra JVM argument (repeatable)")
     parser.add_argument("--script", help="Python file executed in the server's global scope after start")
+    parser.add_argument("--handler", action="append", default=[], dest="handlers",
+                        help="another authentication handler class to enable (repeatable)")
+    parser.add_argument("--classpath", action="append", default=[], dest="classpath",
+                        help="a folder or jar added to the server's class path (repeatable)")
     # argparse refuses "--jvm-arg -Xmx2g" (the value looks like an option); join such pairs first.
     joined = []
     i = 0
@@ -90,6 +95,7 @@ def main(argv) -> None:
             os._exit(2)
         handlers.append(PSK_HANDLER)
         jvm_args.append("-Dauthentication.psk=" + psk)
+    handlers.extend(args.handlers)
     jvm_args.append("-DAuthHandlers=" + ",".join(handlers))
     if not any(a.startswith("-Dlogback.configurationFile=") for a in jvm_args):
         # Deephaven's default embedded logging only fills an in-memory buffer; send it to stdout too.
@@ -103,7 +109,7 @@ def main(argv) -> None:
 
     from deephaven_server import Server
 
-    server = Server(host=args.host, port=args.port, jvm_args=jvm_args)
+    server = Server(host=args.host, port=args.port, jvm_args=jvm_args, extra_classpath=list(args.classpath))
     server.start()
 
     if script_source is not None:

@@ -21,6 +21,7 @@ export {
   type EmbeddedServer,
   freePort,
   javaHome,
+  type ServerApplication,
   type ServerAuth,
   type ServerOptions,
   startServer,

@@ -24,6 +24,8 @@
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { Channel, type MethodSpec } from "../transport/channel.ts";
 import { launcherPath, removeLauncher } from "./launcher.ts";
+import { checkInteger, checkOptions, checkString, checkStrings, shown } from "../validate.ts";
+import { BASIC_AUTH_ENV, BASIC_AUTH_HANDLER, basicAuthClasses } from "./basic_auth.ts";
 
 /** Which authentication handlers an embedded server enables. */
 export type ServerAuth = "anonymous" | "psk" | "both";
@@ -51,6 +53,45 @@ export interface ServerOptions {
   logDir?: string;
   /** The Python that has `deephaven-server`. Default `$DH_PYTHON`, else the venv of `scripts/setup.sh`. */
   python?: string;
+  /**
+   * Also enable Basic authentication for one user, `"user:password"` (clients log in with `authType: "Basic"`
+   * and this token). The handler is a small Java class of this module, compiled with the JDK's `javac` on first
+   * use and cached; the credentials reach the server through its environment, never its command line or log.
+   */
+  basicAuth?: string;
+  /**
+   * Applications to run when the server starts (Deephaven's application mode): each is written as an `.app`
+   * file and a Python script into a private folder that `deephaven.application.dir` names. Their fields are
+   * listed by `session.fields()` and open as tickets `a/<id>/f/<name>`.
+   */
+  applications?: ServerApplication[];
+}
+
+/**
+ * One application of {@linkcode ServerOptions.applications}: a Python script run at start in application
+ * mode, which publishes its fields through `deephaven.appmode.get_app_state()`.
+ *
+ * @example
+ * ```ts ignore
+ * import { startServer } from "./server.ts";
+ *
+ * await using server = await startServer({
+ *   applications: [{
+ *     id: "demo",
+ *     name: "Demo",
+ *     script: "from deephaven import empty_table\nfrom deephaven.appmode import get_app_state\n" +
+ *       "get_app_state()['numbers'] = empty_table(5).update('X = i')",
+ *   }],
+ * });
+ * ```
+ */
+export interface ServerApplication {
+  /** The application id (letters, digits, `.`, `_`, `-`): fields open as `a/<id>/f/<name>`. */
+  id: string;
+  /** A readable name. Default: the id. */
+  name?: string;
+  /** The Python source of the application. */
+  script: string;
 }
 
 /** A running embedded Deephaven server. `await using` stops it at the end of the scope. */
@@ -65,7 +106,9 @@ export interface EmbeddedServer extends AsyncDisposable {
   readonly auth: ServerAuth;
   /** The pre-shared key (also set when PSK is disabled). Never print it; it is left out of `inspect` output. */
   readonly psk: string;
-  /** Path of the server's log file (stdout and stderr, PSK redacted). */
+  /** The Basic credentials `"user:password"` when Basic authentication is enabled. Never print them. */
+  readonly basicAuth: string | undefined;
+  /** Path of the server's log file (stdout and stderr, PSK and Basic password redacted). */
   readonly logPath: string;
   /** Milliseconds from spawn until the server answered its first gRPC call. */
   readonly startMs: number;
@@ -294,6 +337,7 @@ async function probe(host: string, port: number, timeoutMs: number): Promise<voi
  * ```
  */
 export async function startServer(options: ServerOptions = {}): Promise<EmbeddedServer> {
+  checkServerOptions(options);
   try {
     return await startServerOnce(options);
   } catch (e) {
@@ -318,13 +362,17 @@ class RunningServer implements EmbeddedServer {
   readonly startMs: number;
   readonly exited: Promise<Deno.CommandStatus>;
   readonly #psk: string;
+  readonly #basicAuth: string | undefined;
   readonly #child: Deno.ChildProcess;
   readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
   readonly #status: () => Deno.CommandStatus | undefined;
   #stopping: Promise<void> | undefined;
 
   constructor(
-    fields: Pick<EmbeddedServer, "host" | "port" | "auth" | "logPath" | "startMs" | "exited" | "psk">,
+    fields: Pick<
+      EmbeddedServer,
+      "host" | "port" | "auth" | "logPath" | "startMs" | "exited" | "psk" | "basicAuth"
+    >,
     child: Deno.ChildProcess,
     stdin: WritableStreamDefaultWriter<Uint8Array>,
     status: () => Deno.CommandStatus | undefined,
@@ -337,6 +385,7 @@ class RunningServer implements EmbeddedServer {
     this.startMs = fields.startMs;
     this.exited = fields.exited;
     this.#psk = fields.psk;
+    this.#basicAuth = fields.basicAuth;
     this.#child = child;
     this.#stdin = stdin;
     this.#status = status;
@@ -344,6 +393,10 @@ class RunningServer implements EmbeddedServer {
 
   get psk(): string {
     return this.#psk;
+  }
+
+  get basicAuth(): string | undefined {
+    return this.#basicAuth;
   }
 
   logTail(lines = 40): Promise<string> {
@@ -381,8 +434,71 @@ class RunningServer implements EmbeddedServer {
   }
 
   [Symbol.for("Deno.customInspect")](): string {
-    return `EmbeddedServer { target: ${this.target}, auth: ${this.auth}, logPath: ${this.logPath} }`;
+    const basic = this.#basicAuth === undefined ? "" : ", basic auth";
+    return `EmbeddedServer { target: ${this.target}, auth: ${this.auth}${basic}, logPath: ${this.logPath} }`;
   }
+}
+
+/** Refuses options of the wrong kind before anything is started. */
+function checkServerOptions(options: ServerOptions): void {
+  const o = checkOptions(options, "startServer()");
+  if (o.auth !== undefined && !["anonymous", "psk", "both"].includes(o.auth)) {
+    throw DeephavenError.invalid(`startServer() auth is "anonymous", "psk" or "both", got ${shown(o.auth)}`);
+  }
+  if (o.port !== undefined) checkInteger(o.port, "startServer() needs a port number", 1, 65535);
+  if (o.startTimeoutMs !== undefined) checkInteger(o.startTimeoutMs, "startServer() needs startTimeoutMs", 1);
+  checkStrings(o.jvmArgs, "startServer() needs jvmArgs as text");
+  for (const k of ["psk", "script", "name", "logDir", "python", "basicAuth"] as const) {
+    if (o[k] !== undefined) checkString(o[k], `startServer() needs ${k} as text`);
+  }
+  if (o.applications !== undefined && !Array.isArray(o.applications)) {
+    throw DeephavenError.invalid(`startServer() needs applications as a list, got ${shown(o.applications)}`);
+  }
+}
+
+/** Escapes a value for a Java properties file (one line; ASCII, other characters as `\uXXXX`). */
+function propertyValue(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/^\s/, (c) => `\\${c}`).replace(
+    /[^\x20-\x7e]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+/**
+ * Writes each application as `<id>.app` (a Java properties file: type `script`, script type `python`) and
+ * `<id>.py` into a new temporary folder, and returns the folder.
+ */
+async function writeApplications(apps: readonly ServerApplication[]): Promise<string> {
+  const ids = new Set<string>();
+  for (const app of apps) {
+    if (typeof app?.id !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(app.id)) {
+      throw DeephavenError.invalid(
+        `An application id must be letters, digits, '.', '_' or '-', got ${JSON.stringify(app?.id)}`,
+      );
+    }
+    if (ids.has(app.id)) throw DeephavenError.invalid(`The application id '${app.id}' is given twice`);
+    ids.add(app.id);
+    if (typeof app.script !== "string") {
+      throw DeephavenError.invalid(`The application '${app.id}' needs its Python source as \`script\``);
+    }
+    if (app.name !== undefined && (typeof app.name !== "string" || /[\r\n]/.test(app.name))) {
+      throw DeephavenError.invalid(`The name of the application '${app.id}' must be one line of text`);
+    }
+  }
+  const dir = await Deno.makeTempDir({ prefix: "dh-server-apps-" });
+  for (const app of apps) {
+    const properties = [
+      "type=script",
+      "scriptType=python",
+      "enabled=true",
+      `id=${app.id}`,
+      `name=${propertyValue(app.name ?? app.id)}`,
+      `file_0=${app.id}.py`,
+    ];
+    await Deno.writeTextFile(`${dir}/${app.id}.app`, properties.join("\n") + "\n");
+    await Deno.writeTextFile(`${dir}/${app.id}.py`, app.script);
+  }
+  return dir;
 }
 
 async function startServerOnce(options: ServerOptions): Promise<EmbeddedServer> {
@@ -398,7 +514,18 @@ async function startServerOnce(options: ServerOptions): Promise<EmbeddedServer> 
   const logDir = options.logDir ?? `${cacheDir()}/logs`;
   await Deno.mkdir(logDir, { recursive: true });
   const logPath = `${logDir}/${options.name ?? "server"}-${port}-${timestamp()}.log`;
-  const redact = (line: string) => (psk.length > 0 ? line.split(psk).join("<redacted-psk>") : line);
+  const secrets: [string, string][] = [[psk, "<redacted-psk>"]];
+  const basicAuth = options.basicAuth;
+  if (basicAuth !== undefined) {
+    const colon = basicAuth.indexOf(":");
+    if (colon <= 0 || colon === basicAuth.length - 1) {
+      throw DeephavenError.invalid("basicAuth needs the form 'user:password' with a user and a password");
+    }
+    secrets.push([basicAuth, "<redacted-basic>"], [btoa(basicAuth), "<redacted-basic>"]);
+    secrets.push([basicAuth.slice(colon + 1), "<redacted-password>"]);
+  }
+  const redact = (line: string) =>
+    secrets.reduce((l, [secret, mark]) => (secret.length > 0 ? l.split(secret).join(mark) : l), line);
   const write = (line: string) => Deno.writeTextFileSync(logPath, redact(line) + "\n", { append: true });
 
   const args = [launcher, "--host", host, "--port", String(port), "--auth", auth];
@@ -409,11 +536,16 @@ async function startServerOnce(options: ServerOptions): Promise<EmbeddedServer> 
     await Deno.writeTextFile(scriptPath, options.script);
     args.push("--script", scriptPath);
   }
-  write(`# startServer: ${python} ${args.join(" ")}`);
-
   const env: Record<string, string> = { DH_PSK: psk, PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" };
   const jh = javaHome();
   if (jh) env.JAVA_HOME = jh;
+  if (basicAuth !== undefined) {
+    args.push("--handler", BASIC_AUTH_HANDLER, "--classpath", await basicAuthClasses(python, jh, cacheDir()));
+    env[BASIC_AUTH_ENV] = basicAuth;
+  }
+  const appDir = options.applications ? await writeApplications(options.applications) : undefined;
+  if (appDir) args.push(`--jvm-arg=-Ddeephaven.application.dir=${appDir}`);
+  write(`# startServer: ${python} ${args.join(" ")}`);
 
   installUnloadHook();
   const started = performance.now();
@@ -451,6 +583,7 @@ async function startServerOnce(options: ServerOptions): Promise<EmbeddedServer> 
     running.delete(child);
     await pumps;
     if (scriptPath) await Deno.remove(scriptPath).catch(() => {});
+    if (appDir) await Deno.remove(appDir, { recursive: true }).catch(() => {});
     return status;
   });
 
@@ -513,7 +646,7 @@ async function startServerOnce(options: ServerOptions): Promise<EmbeddedServer> 
   const startMs = Math.round(performance.now() - started);
   write(`# startServer: answered after ${startMs} ms`);
   return new RunningServer(
-    { host, port, auth, psk, logPath, startMs, exited },
+    { host, port, auth, psk, basicAuth, logPath, startMs, exited },
     child,
     stdin,
     () => exitStatus,

@@ -10,6 +10,7 @@
  */
 
 import { DeephavenError } from "../errors.ts";
+import { checkString, checkStrings, shown } from "../validate.ts";
 
 /** One aggregation, as passed to {@linkcode TableRef.aggBy}. Build it with {@linkcode agg}. */
 export interface Aggregation {
@@ -30,7 +31,7 @@ export type AggregationWire = {
 export type SpecWire = { type: { case: string; value: Record<string, unknown> } };
 
 function list(cols: string | readonly string[]): string[] {
-  return typeof cols === "string" ? [cols] : [...cols];
+  return checkStrings(cols, "Aggregations take column names");
 }
 
 function columns(name: string, spec: SpecWire, cols: string | readonly string[]): Aggregation {
@@ -42,6 +43,10 @@ function columns(name: string, spec: SpecWire, cols: string | readonly string[])
     description: `${name}(${matchPairs.join(", ")})`,
     wire: { type: { case: "columns", value: { spec, matchPairs } } },
   };
+}
+
+function weight(name: string, column: string): string {
+  return checkString(column, `agg.${name}() needs the name of the weight column`, true);
 }
 
 function simple(name: string, specCase: string): (cols: string | readonly string[]) => Aggregation {
@@ -109,20 +114,35 @@ export const agg: {
   group: simple("group", "group"),
   median: (cols, averageEvenlyDivided = true) =>
     columns("median", { type: { case: "median", value: { averageEvenlyDivided } } }, cols),
-  pct: (percentile, cols, averageEvenlyDivided = false) =>
-    columns("pct", { type: { case: "percentile", value: { percentile, averageEvenlyDivided } } }, cols),
+  pct: (percentile, cols, averageEvenlyDivided = false) => {
+    if (typeof percentile !== "number" || !(percentile >= 0 && percentile <= 1)) {
+      throw DeephavenError.invalid(`agg.pct() needs a percentile from 0 to 1, got ${shown(percentile)}`);
+    }
+    return columns(
+      "pct",
+      { type: { case: "percentile", value: { percentile, averageEvenlyDivided } } },
+      cols,
+    );
+  },
   weightedAvg: (weightColumn, cols) =>
-    columns("weightedAvg", { type: { case: "weightedAvg", value: { weightColumn } } }, cols),
+    columns("weightedAvg", {
+      type: { case: "weightedAvg", value: { weightColumn: weight("weightedAvg", weightColumn) } },
+    }, cols),
   weightedSum: (weightColumn, cols) =>
-    columns("weightedSum", { type: { case: "weightedSum", value: { weightColumn } } }, cols),
+    columns("weightedSum", {
+      type: { case: "weightedSum", value: { weightColumn: weight("weightedSum", weightColumn) } },
+    }, cols),
   countDistinct: (cols, countNulls = false) =>
     columns("countDistinct", { type: { case: "countDistinct", value: { countNulls } } }, cols),
   distinct: (cols, includeNulls = false) =>
     columns("distinct", { type: { case: "distinct", value: { includeNulls } } }, cols),
   unique: (cols, includeNulls = false) =>
     columns("unique", { type: { case: "unique", value: { includeNulls } } }, cols),
-  count: (column) => ({
-    description: `count(${column})`,
-    wire: { type: { case: "count", value: { columnName: column } } },
-  }),
+  count: (column) => {
+    checkString(column, "agg.count() needs the name of the count column", true);
+    return {
+      description: `count(${column})`,
+      wire: { type: { case: "count", value: { columnName: column } } },
+    };
+  },
 };

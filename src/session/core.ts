@@ -10,6 +10,7 @@ import type { Table } from "../deps/apache_arrow.ts";
 import { Channel, type Headers, type TlsOptions } from "../transport/channel.ts";
 import { rpc } from "../transport/rpc.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
+import { checkInteger, checkOptions, checkSignal, checkString, shown } from "../validate.ts";
 import { AuthState, type AuthType } from "./auth.ts";
 import { describeTicket, exportTicket } from "./ticket.ts";
 
@@ -98,6 +99,28 @@ export interface TableInfo {
   size: number | undefined;
 }
 
+/**
+ * One table export of a session, as the session knows it: its ticket, how to create it again from the
+ * tickets of the exports it reads, and those exports. It holds no handle (so handles can be collected); a
+ * handle holds it. Only exports that a live handle holds (`held`) are re-created after a new server session;
+ * the ones they read that no handle holds any more are re-created on temporary tickets and released after.
+ */
+export interface TableExport {
+  /** The current ticket (it changes when a failed re-creation is retried on a fresh one). */
+  ticket: Uint8Array;
+  /** Creates the table at `result`, reading the tables at `sources` (one per {@linkcode TableExport.sources}). */
+  readonly make: (result: Uint8Array, sources: Uint8Array[]) => Promise<unknown>;
+  /** The exports the table reads. */
+  readonly sources: readonly TableExport[];
+  /** Whether a live handle holds it (false once closed or collected). */
+  held: boolean;
+  /** Creations of tables that read this one, still under way: it is released only after them. */
+  readonly readers: Set<Promise<unknown>>;
+}
+
+/** The temporary exports of one round of re-creations, by the export they stand for. */
+type Temporary = Map<TableExport, { ticket: Uint8Array; made: Promise<unknown> }>;
+
 const LONG_MIN = -(2n ** 63n);
 
 /** Deadline of the refresh that checks the connection after a call failed, ms. */
@@ -119,12 +142,58 @@ export function tableInfo(r: ExportedTableCreationResponse, what: string): Table
 }
 
 function envPort(): number | undefined {
+  let p: string | undefined;
   try {
-    const p = Deno.env.get("DH_PORT");
-    return p ? Number(p) : undefined;
+    p = Deno.env.get("DH_PORT");
   } catch {
     return undefined;
   }
+  return p
+    ? checkInteger(Number(p), `The environment variable DH_PORT needs a port number`, 1, 65535)
+    : undefined;
+}
+
+const isBytes = (x: unknown) => typeof x === "string" || x instanceof Uint8Array;
+
+/** Refuses connection options of the wrong kind (before anything is sent); returns them (`{}` for none). */
+function checkConnectOptions(o: ConnectOptions | undefined): ConnectOptions {
+  const what = "Session.connect()";
+  o = checkOptions(o, what);
+  if (o.host !== undefined) checkString(o.host, `${what} needs a host name`, true);
+  if (o.port !== undefined) checkInteger(o.port, `${what} needs a port number`, 1, 65535);
+  if (o.authType !== undefined) checkString(o.authType, `${what} needs an auth type`, true);
+  if (o.authToken !== undefined) checkString(o.authToken, `${what} needs the auth token as text`);
+  for (const k of ["tlsRootCerts", "clientCertChain", "clientPrivateKey"] as const) {
+    if (o[k] !== undefined && !isBytes(o[k])) {
+      throw DeephavenError.invalid(`${what} needs ${k} as PEM text or bytes, got ${shown(o[k])}`);
+    }
+  }
+  if (o.tlsServerName !== undefined) {
+    checkString(o.tlsServerName, `${what} needs tlsServerName as text`, true);
+  }
+  for (const [k, v] of Object.entries(checkOptions(o.extraHeaders, `${what} extraHeaders`))) {
+    // gRPC metadata: keys of lower-case letters, digits, '-', '_' and '.'; values of printable ASCII.
+    if (!/^[0-9a-zA-Z_.-]+$/.test(k) || typeof v !== "string" || !/^[ -~]*$/.test(v)) {
+      throw DeephavenError.invalid(
+        `${what} got a header that gRPC cannot send: ${shown(k)}; use names of letters, digits, '-', '_' ` +
+          "or '.', and values of printable ASCII text",
+      );
+    }
+  }
+  if (
+    o.connectTimeoutMs !== undefined && !(typeof o.connectTimeoutMs === "number" && o.connectTimeoutMs > 0)
+  ) {
+    throw DeephavenError.invalid(`${what} needs connectTimeoutMs > 0, got ${shown(o.connectTimeoutMs)}`);
+  }
+  if (o.reconnect !== undefined && o.reconnect !== false) {
+    for (const [k, v] of Object.entries(checkOptions(o.reconnect, `${what} reconnect`))) {
+      if (v !== undefined && !(typeof v === "number" && v >= 0)) {
+        throw DeephavenError.invalid(`${what} needs reconnect.${k} as milliseconds >= 0, got ${shown(v)}`);
+      }
+    }
+  }
+  checkSignal(o.signal, what);
+  return o;
 }
 
 function envHost(): string | undefined {
@@ -176,15 +245,18 @@ export class SessionCore {
   #probing: Promise<void> | undefined;
   /** Increases each time the server gave us a new session (after a restart or expiry). */
   generation = 0;
-  readonly #replays = new Map<
-    number,
-    { replay: (ticket: Uint8Array) => Promise<unknown>; retarget: (ticket: Uint8Array) => void }
-  >();
-  readonly #published = new Map<string, { shared: Uint8Array; source: Uint8Array }>();
+  /** The held exports, by export id: what a new server session re-creates. */
+  readonly #exports = new Map<number, TableExport>();
+  /** Releases the export of a handle that was garbage-collected without `close()`. */
+  readonly #collector = new FinalizationRegistry<TableExport>((exp) => {
+    if (exp.held) this.releaseExport(exp).catch(() => {});
+  });
+  readonly #published = new Map<string, { shared: Uint8Array; source: TableExport; holder: object }>();
   readonly #failedReplays = new Set<number>();
   #generationListeners = new Set<() => void>();
 
-  constructor(options: ConnectOptions) {
+  constructor(connectOptions: ConnectOptions) {
+    const options = checkConnectOptions(connectOptions);
     this.host = options.host ?? envHost() ?? "localhost";
     this.port = options.port ?? envPort() ?? 10000;
     this.useTls = options.useTls ?? false;
@@ -417,23 +489,61 @@ export class SessionCore {
   }
 
   /**
-   * Registers how to re-create export `ticket` in a new server session, and
-   * how to tell its owner when it had to move to another ticket.
+   * Tracks a held export (re-created after a new server session) and releases it when `handle` is
+   * garbage-collected while still holding it.
    */
-  registerReplay(
-    ticket: Uint8Array,
-    replay: (ticket: Uint8Array) => Promise<unknown>,
-    retarget: (ticket: Uint8Array) => void = () => {},
-  ): void {
-    this.#replays.set(exportId(ticket), { replay, retarget });
+  track(exp: TableExport, handle: object): void {
+    this.#exports.set(exportId(exp.ticket), exp);
+    this.#collector.register(handle, exp, exp);
   }
 
-  /** Forgets the replay of a released export. */
-  forgetReplay(ticket: Uint8Array): void {
-    this.#replays.delete(exportId(ticket));
-    for (const [k, v] of this.#published) {
-      if (exportId(v.source) === exportId(ticket)) this.#published.delete(k);
+  /**
+   * Releases a held export on the server, once the creations of tables that read it are done, and forgets it
+   * (it is not re-created any more, nor its publications repeated). Safe to call twice.
+   */
+  async releaseExport(exp: TableExport): Promise<void> {
+    if (!exp.held) return;
+    exp.held = false;
+    this.#collector.unregister(exp);
+    if (this.#exports.get(exportId(exp.ticket)) === exp) this.#exports.delete(exportId(exp.ticket));
+    for (const [k, v] of this.#published) if (v.source === exp) this.#published.delete(k);
+    while (exp.readers.size > 0) await Promise.allSettled([...exp.readers]);
+    try {
+      await this.whenConnected();
+    } catch {
+      return; // closed or failed: the server session and its exports are gone
     }
+    await this.release(exp.ticket);
+  }
+
+  /** The held exports' ids, ascending (for tests and diagnostics). */
+  heldExports(): number[] {
+    return [...this.#exports.keys()].sort((a, b) => a - b);
+  }
+
+  /**
+   * Creates `exp` at `ticket` in the current server session, reading its sources at their held tickets, or,
+   * for sources no handle holds any more, at temporary tickets (made once per round, in `temporary`).
+   */
+  #recreate(exp: TableExport, ticket: Uint8Array, temporary: Temporary): Promise<unknown> {
+    const sourceTicket = (src: TableExport): Uint8Array => {
+      if (src.held) return src.ticket;
+      let t = temporary.get(src);
+      if (!t) {
+        t = { ticket: this.newExportTicket(), made: Promise.resolve() };
+        temporary.set(src, t);
+        t.made = src.make(t.ticket, src.sources.map(sourceTicket));
+        t.made.catch(() => {});
+      }
+      return t.ticket;
+    };
+    return exp.make(ticket, exp.sources.map(sourceTicket));
+  }
+
+  /** Releases the temporary exports of a round of re-creations, once every table of the round was created. */
+  async #releaseTemporary(done: Promise<unknown>[], temporary: Temporary): Promise<void> {
+    await Promise.allSettled([...done, ...[...temporary.values()].map((t) => t.made)]);
+    await Promise.allSettled([...temporary.values()].map((t) => this.release(t.ticket)));
   }
 
   /**
@@ -441,7 +551,7 @@ export class SessionCore {
    * server session (and the failed ones it may depend on, which have smaller
    * ids), e.g. when a scope table appears only after the server finished
    * starting. A failed export id cannot be reused, so each goes to a new
-   * ticket, and its owner is told.
+   * ticket, which its handle then reads.
    *
    * @returns The export's ticket now, or `undefined` when it is still missing.
    */
@@ -449,46 +559,52 @@ export class SessionCore {
     const target = exportId(ticket);
     if (ticket[0] !== 0x65 || !this.#failedReplays.has(target)) return undefined;
     let result: Uint8Array | undefined;
+    const temporary: Temporary = new Map();
+    const done: Promise<unknown>[] = [];
     for (const id of [...this.#failedReplays].filter((i) => i <= target).sort((a, b) => a - b)) {
-      const entry = this.#replays.get(id);
-      if (!entry) continue;
+      const exp = this.#exports.get(id);
+      if (!exp) continue;
       const fresh = this.newExportTicket();
+      const made = this.#recreate(exp, fresh, temporary);
+      done.push(made);
       try {
-        await entry.replay(fresh);
+        await made;
       } catch {
         this.release(fresh).catch(() => {});
         continue;
       }
       this.#failedReplays.delete(id);
-      this.#replays.delete(id);
-      this.#replays.set(exportId(fresh), entry);
-      for (const p of this.#published.values()) if (exportId(p.source) === id) p.source = fresh;
-      entry.retarget(fresh);
+      this.#exports.delete(id);
+      exp.ticket = fresh;
+      this.#exports.set(exportId(fresh), exp);
       if (id === target) result = fresh;
     }
+    await this.#releaseTemporary(done, temporary);
     return result;
   }
 
-  /** Remembers a publication, to repeat it in a new server session. */
-  registerPublication(shared: Uint8Array, source: Uint8Array): void {
-    this.#published.set(Array.from(shared).join(","), { shared, source });
+  /** Remembers a publication, to repeat it in a new server session; `holder` (the handle) is kept meanwhile. */
+  registerPublication(shared: Uint8Array, source: TableExport, holder: object): void {
+    this.#published.set(Array.from(shared).join(","), { shared, source, holder });
   }
 
   async #replay(): Promise<void> {
-    // Export ids are per session, so the same tickets are free again; send every creation at once (the
-    // server orders dependencies), then the publications.
-    const ids = [...this.#replays.keys()].sort((a, b) => a - b);
-    const results = await Promise.allSettled(
-      ids.map((id) => this.#replays.get(id)!.replay(exportTicket(id))),
-    );
+    // Export ids are per session, so the held exports' tickets are free again: send every creation at once
+    // (the server orders dependencies), then the publications. Exports no handle holds are not re-created,
+    // except on temporary tickets as sources of held ones.
+    const held = [...this.#exports.values()].sort((a, b) => exportId(a.ticket) - exportId(b.ticket));
+    const temporary: Temporary = new Map();
+    const made = held.map((exp) => this.#recreate(exp, exp.ticket, temporary));
+    const results = await Promise.allSettled(made);
     this.#failedReplays.clear();
     results.forEach((r, i) => {
-      if (r.status === "rejected") this.#failedReplays.add(ids[i]);
+      if (r.status === "rejected") this.#failedReplays.add(exportId(held[i].ticket));
     });
+    this.#releaseTemporary(made, temporary).catch(() => {});
     for (const { shared, source } of this.#published.values()) {
       try {
         await this.channel.unary(rpc(SessionService.method.publishFromTicket), {
-          sourceId: { ticket: source },
+          sourceId: { ticket: source.ticket },
           resultId: { ticket: shared },
         }, { what: "Publishing again after reconnecting", timeoutMs: 30_000 });
       } catch {

@@ -5,23 +5,32 @@
  * @module
  */
 
-import { type Table, tableToIPC } from "../deps/apache_arrow.ts";
-import { DeephavenError, GrpcCode } from "../errors.ts";
+import type { Table } from "../deps/apache_arrow.ts";
+import { DeephavenError } from "../errors.ts";
 import { rpc, rpcDynamic } from "../transport/rpc.ts";
 import { type ConnectOptions, type ReconnectOptions, SessionCore, type SessionState } from "./core.ts";
-import { coreOf, createRef, TableRef } from "./table_ref.ts";
+import { checkRef, coreOf, createRef, exportOf, TableRef } from "./table_ref.ts";
+import {
+  checkArrowTable,
+  checkFunction,
+  checkOptions,
+  checkSignal,
+  checkString,
+  shown,
+} from "../validate.ts";
 import { describeTicket, scopeTicket, type SharedTicket, ticketBytes, type TicketLike } from "./ticket.ts";
-import { ipcToFlight } from "../arrow/ipc.ts";
+import { doPut } from "./do_put.ts";
+import { consoleTicket, execute } from "./script_op.ts";
+import { createInputTable, type InputTable, type InputTableOptions } from "./input_table.ts";
+import { type FieldInfo, type FieldsChange, listFields, SCOPE_APPLICATION, watchFields } from "./fields.ts";
 import {
   type ExportedTableCreationResponse,
   TableService,
 } from "../generated/proto/deephaven_core/proto/table_pb.ts";
 import { SessionService } from "../generated/proto/deephaven_core/proto/session_pb.ts";
 import { ConsoleService } from "../generated/proto/deephaven_core/proto/console_pb.ts";
-import { ApplicationService } from "../generated/proto/deephaven_core/proto/application_pb.ts";
-import { FlightService } from "../generated/proto/arrow/flight/protocol/flight_pb.ts";
 
-export type { ConnectOptions, ReconnectOptions, SessionState };
+export type { ConnectOptions, FieldInfo, FieldsChange, ReconnectOptions, SessionState };
 
 const sessionCores = new WeakMap<Session, SessionCore>();
 
@@ -43,6 +52,34 @@ export interface TimeTableOptions {
   blinkTable?: boolean;
 }
 
+/** Refuses time table options the server could not take (before anything is sent). */
+function checkTimeTable(o: TimeTableOptions): void {
+  const p = o.period;
+  const ok = typeof p === "string"
+    ? p.length > 0
+    : typeof p === "number"
+    ? Number.isSafeInteger(p) && p > 0
+    : typeof p === "bigint" && p > 0n;
+  if (!ok) {
+    throw DeephavenError.invalid(
+      `timeTable() needs a period: an ISO-8601 duration such as "PT1s", or whole nanoseconds > 0; got ${
+        shown(p)
+      }`,
+    );
+  }
+  const t = o.startTime;
+  if (
+    t !== undefined && !(t instanceof Date && !Number.isNaN(t.getTime())) && typeof t !== "bigint" &&
+    typeof t !== "string"
+  ) {
+    throw DeephavenError.invalid(
+      `timeTable() needs a start time: a valid Date, epoch nanoseconds (bigint) or a time string; got ${
+        shown(t)
+      }`,
+    );
+  }
+}
+
 /**
  * A session with a Deephaven server.
  *
@@ -57,12 +94,10 @@ export interface TimeTableOptions {
  */
 export class Session {
   readonly #core: SessionCore;
-  #consoleId: Promise<Uint8Array> | undefined;
 
   private constructor(core: SessionCore) {
     this.#core = core;
     sessionCores.set(this, core);
-    core.onNewSession(() => (this.#consoleId = undefined));
   }
 
   /**
@@ -166,7 +201,8 @@ export class Session {
    * @returns The table handle.
    */
   timeTable(period: string | number | bigint | TimeTableOptions): TableRef {
-    const o: TimeTableOptions = typeof period === "object" ? period : { period };
+    const o: TimeTableOptions = typeof period === "object" ? checkOptions(period, "timeTable()") : { period };
+    checkTimeTable(o);
     const req: Record<string, unknown> = { blinkTable: o.blinkTable ?? false };
     req.period = typeof o.period === "string"
       ? { case: "periodString", value: o.period }
@@ -191,6 +227,7 @@ export class Session {
    * @returns The table handle (fails on use when there is no such table).
    */
   openTable(name: string): TableRef {
+    checkString(name, "openTable() needs the name of a variable in the server's scope", true);
     return this.#fetch(`openTable(${JSON.stringify(name)})`, scopeTicket(name));
   }
 
@@ -222,18 +259,21 @@ export class Session {
    * @returns The merged table.
    */
   mergeTables(tables: TableRef[], orderBy?: string): TableRef {
+    if (!Array.isArray(tables)) {
+      throw DeephavenError.invalid(`mergeTables() needs a list of tables, got ${shown(tables)}`);
+    }
+    tables.forEach((t) => checkRef(t, "mergeTables()"));
+    if (orderBy !== undefined) checkString(orderBy, "mergeTables() orders by a column name");
     if (tables.length === 0) throw DeephavenError.invalid("mergeTables() needs at least one table");
     const desc = `mergeTables([${tables.map((t) => t.description).join(", ")}])`;
     const spec = rpc(TableService.method.mergeTables);
     return createRef(
       this.#core,
       desc,
-      (resultId) =>
-        this.#core.channel.unary(spec, {
-          resultId,
-          sourceIds: tables.map((t) => ({ ref: { case: "ticket" as const, value: { ticket: t.ticket } } })),
-          keyColumn: orderBy ?? "",
-        }, { what: `Table operation ${desc}` }),
+      (resultId, sourceIds) =>
+        this.#core.channel.unary(spec, { resultId, sourceIds, keyColumn: orderBy ?? "" }, {
+          what: `Table operation ${desc}`,
+        }),
       tables,
     );
   }
@@ -245,23 +285,38 @@ export class Session {
    * @returns The table handle.
    */
   importTable(table: Table): TableRef {
+    checkArrowTable(table, "importTable()");
     const desc = `importTable(${table.numRows} rows)`;
-    return createRef(this.#core, desc, async (result) => {
-      const what = `Table operation ${desc}`;
-      const payloads = ipcToFlight(tableToIPC(table, "stream"));
-      const id = new DataView(result.ticket.buffer).getInt32(1, true);
-      const call = this.#core.channel.bidi(rpc(FlightService.method.doPut), { what });
-      payloads.forEach((p, i) =>
-        call.send({
-          flightDescriptor: i === 0 ? { type: 1, path: ["export", String(id)] } : undefined,
-          dataHeader: p.dataHeader,
-          dataBody: p.dataBody,
-        })
-      );
-      call.end();
-      for await (const _ of call) { /* acks */ }
-      return await this.#core.tableInfoOf(result.ticket, what);
-    });
+    return createRef(
+      this.#core,
+      desc,
+      (result) => doPut(this.#core, result.ticket, table, `Table operation ${desc}`),
+    );
+  }
+
+  /**
+   * Creates an input table: a server table that clients write to with `add` and (when keyed) `delete`. Its
+   * columns come from an apache-arrow `Schema` or from an existing table (pydeephaven's `input_table`).
+   *
+   * @example
+   * ```ts ignore
+   * import { Field, Float64, Schema, Utf8 } from "apache-arrow";
+   *
+   * const quotes = session.inputTable({
+   *   schema: new Schema([new Field("Sym", new Utf8()), new Field("Px", new Float64())]),
+   *   keyColumns: "Sym",
+   * });
+   * await quotes.add([{ Sym: "A", Px: 1.5 }]);
+   * const log = session.inputTable({ initTable: quotes }); // append-only, same columns
+   * ```
+   *
+   * @param options The columns (`schema` or `initTable`), `keyColumns`, `blink`.
+   * @returns The input table.
+   * @throws {DeephavenError} `INVALID_ARGUMENT` for contradictory options or key columns the schema lacks.
+   */
+  inputTable(options: InputTableOptions): InputTable {
+    this.#core.checkAlive("Creating an input table");
+    return createInputTable(this.#core, options);
   }
 
   /**
@@ -273,14 +328,16 @@ export class Session {
    * @param table The table to publish.
    */
   async publishTable(ticket: SharedTicket, table: TableRef): Promise<void> {
+    const shared = ticketBytes(ticket);
+    checkRef(table, "publishTable()");
     await table.ready();
-    const what = `Publishing ${table.description} under ${describeTicket(ticket.bytes)}`;
+    const what = `Publishing ${table.description} under ${describeTicket(shared)}`;
     this.#core.checkAlive(what);
     await this.#core.channel.unary(rpc(SessionService.method.publishFromTicket), {
       sourceId: { ticket: table.ticket },
-      resultId: { ticket: ticket.bytes },
+      resultId: { ticket: shared },
     }, { what });
-    this.#core.registerPublication(ticket.bytes, table.ticket);
+    this.#core.registerPublication(shared, exportOf(table), table);
   }
 
   /**
@@ -298,20 +355,13 @@ export class Session {
    * @returns The data as an apache-arrow `Table`.
    */
   async toArrow(table: TableRef | TicketLike, signal?: AbortSignal): Promise<Table> {
+    checkSignal(signal, "toArrow()");
     if (table instanceof TableRef) return await table.toArrow(signal);
     return await this.#core.doGet(ticketBytes(table), signal);
   }
 
-  async #console(): Promise<Uint8Array> {
-    if (!this.#consoleId) {
-      const ticket = this.#core.newExportTicket();
-      this.#consoleId = this.#core.channel.unary(rpc(ConsoleService.method.startConsole), {
-        resultId: { ticket },
-        sessionType: "python",
-      }, { what: "Starting a script console" }).then(() => ticket);
-      this.#consoleId.catch(() => (this.#consoleId = undefined));
-    }
-    return await this.#consoleId;
+  #console(): Promise<Uint8Array> {
+    return consoleTicket(this.#core);
   }
 
   /**
@@ -322,18 +372,9 @@ export class Session {
    * @throws {DeephavenError} `INVALID_ARGUMENT` with the server's error when the script fails.
    */
   async runScript(code: string): Promise<void> {
+    checkString(code, "runScript() needs Python source");
     this.#core.checkAlive("Running a script");
-    const consoleId = await this.#console();
-    const r = await this.#core.channel.unary(rpc(ConsoleService.method.executeCommand), {
-      consoleId: { ticket: consoleId },
-      code,
-    }, { what: "Running a script" });
-    if (r.errorMessage) {
-      throw new DeephavenError(`Running a script failed: ${r.errorMessage}`, {
-        code: GrpcCode.INVALID_ARGUMENT,
-        details: r.errorMessage,
-      });
-    }
+    await execute(this.#core, code, "Running a script");
   }
 
   /**
@@ -343,6 +384,8 @@ export class Session {
    * @param table The table.
    */
   async bindTable(name: string, table: TableRef): Promise<void> {
+    checkString(name, "bindTable() needs a variable name", true);
+    checkRef(table, "bindTable()");
     await table.ready();
     const consoleId = await this.#console();
     await this.#core.channel.unary(rpc(ConsoleService.method.bindTableToVariable), {
@@ -359,20 +402,84 @@ export class Session {
    */
   async tables(): Promise<string[]> {
     this.#core.checkAlive("Listing tables");
+    return (await listFields(this.#core)).filter((f) =>
+      f.applicationId === SCOPE_APPLICATION && f.type === "Table"
+    )
+      .map((f) => f.name).sort();
+  }
+
+  /**
+   * The objects the server exposes now: the fields of its applications (application mode) and the variables
+   * of its global scope (`applicationId` `"scope"`), tables and others, each with its ticket.
+   *
+   * @example
+   * ```ts ignore
+   * for (const f of await session.fields()) console.log(`${f.applicationId}/${f.name}: ${f.type}`);
+   * const numbers = (await session.fields()).find((f) => f.name === "numbers")!;
+   * console.log((await session.fetchTable(numbers.ticket).toArrow()).numRows);
+   * ```
+   *
+   * @param signal Aborts the call.
+   * @returns The fields, sorted by application id and name.
+   */
+  async fields(signal?: AbortSignal): Promise<FieldInfo[]> {
+    return await listFields(this.#core, checkSignal(signal, "fields()"));
+  }
+
+  /**
+   * Follows the server's fields as an async iterable: first every field visible now (as `created`), then each
+   * change (a script that assigns or deletes a variable, an application that sets or removes a field). Across a
+   * reconnection, the difference between before and after comes as one change. The iteration ends when
+   * `signal` aborts, the loop breaks, or the session closes.
+   *
+   * @example
+   * ```ts ignore
+   * const ac = new AbortController();
+   * for await (const change of session.fieldChanges({ signal: ac.signal })) {
+   *   console.log(change.created.map((f) => f.name), change.removed.map((f) => f.name));
+   * }
+   * ```
+   *
+   * @param options `signal` ends the iteration.
+   * @returns The changes.
+   */
+  fieldChanges(options: { signal?: AbortSignal } = {}): AsyncIterable<FieldsChange> {
+    const core = this.#core;
+    const signal = checkSignal(checkOptions(options, "fieldChanges()").signal, "fieldChanges()");
+    return { [Symbol.asyncIterator]: () => watchFields(core, signal) };
+  }
+
+  /**
+   * Calls `cb` with each change of the server's fields, as {@linkcode Session.fieldChanges} yields them (the
+   * first call lists every field visible now, as `created`).
+   *
+   * @example
+   * ```ts ignore
+   * const stop = session.onFieldsChange((change) => console.log(change.created.map((f) => f.name)));
+   * // ...
+   * stop();
+   * ```
+   *
+   * @param cb The listener.
+   * @param onError Gets the error that ends the following (the session failed); without it, its message is
+   *   written to the console.
+   * @returns A function that stops following.
+   */
+  onFieldsChange(cb: (change: FieldsChange) => void, onError?: (error: DeephavenError) => void): () => void {
+    checkFunction(cb, "onFieldsChange() needs a listener");
+    if (onError !== undefined) checkFunction(onError, "onFieldsChange() takes an error listener");
     const ac = new AbortController();
-    const names: string[] = [];
-    for await (
-      const update of this.#core.channel.serverStream(rpc(ApplicationService.method.listFields), {}, {
-        what: "Listing tables",
-        signal: ac.signal,
-      })
-    ) {
-      for (const f of update.created) {
-        if (f.applicationId === "scope" && f.typedTicket?.type === "Table") names.push(f.fieldName);
+    (async () => {
+      try {
+        for await (const change of this.fieldChanges({ signal: ac.signal })) cb(change);
+      } catch (e) {
+        if (ac.signal.aborted) return;
+        const err = DeephavenError.from(e, "Following the server's fields");
+        if (onError) onError(err);
+        else console.error(err.message);
       }
-      break; // The first message is the current state; the stream would go on with changes.
-    }
-    return names.sort();
+    })();
+    return () => ac.abort();
   }
 
   /**

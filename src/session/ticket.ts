@@ -10,15 +10,23 @@
  */
 
 import { DeephavenError, GrpcCode } from "../errors.ts";
+import { checkString, shown } from "../validate.ts";
 
 const encoder = new TextEncoder();
 
 /** Anything that names a ticket: its bytes, or an object with `bytes`. */
 export type TicketLike = Uint8Array | { readonly bytes: Uint8Array };
 
-/** Returns the bytes of a ticket-like value. */
+/** Returns the bytes of a ticket-like value; anything else is a DeephavenError `INVALID_ARGUMENT`. */
 export function ticketBytes(t: TicketLike): Uint8Array {
-  return t instanceof Uint8Array ? t : t.bytes;
+  if (t instanceof Uint8Array) return t;
+  const bytes = (t as { bytes?: unknown } | null)?.bytes;
+  if (bytes instanceof Uint8Array) return bytes;
+  throw DeephavenError.invalid(
+    `A ticket is its bytes (a Uint8Array) or an object with them as \`bytes\`, such as a SharedTicket; got ${
+      shown(t)
+    }`,
+  );
 }
 
 /** Lower-case hex of some bytes. */
@@ -30,6 +38,7 @@ export function toHex(bytes: Uint8Array): string {
 
 /** Bytes of a hex string; throws a DeephavenError on bad input. */
 export function fromHex(hex: string): Uint8Array {
+  checkString(hex, "A ticket in hex needs hex digits");
   const clean = hex.trim().toLowerCase().replace(/^0x/, "");
   if (clean.length % 2 !== 0 || !/^[0-9a-f]*$/.test(clean)) {
     throw new DeephavenError(
@@ -98,6 +107,9 @@ export class SharedTicket {
    * @param id The id bytes; at least one byte.
    */
   constructor(id: Uint8Array) {
+    if (!(id instanceof Uint8Array)) {
+      throw DeephavenError.invalid(`A shared ticket id is bytes (a Uint8Array), got ${shown(id)}`);
+    }
     if (id.length === 0) {
       throw new DeephavenError("A shared ticket id needs at least one byte", {
         code: GrpcCode.INVALID_ARGUMENT,
@@ -122,7 +134,7 @@ export class SharedTicket {
    * @returns The ticket.
    */
   static fromBytes(bytes: Uint8Array): SharedTicket {
-    if (bytes.length < 2 || bytes[0] !== 0x68) {
+    if (!(bytes instanceof Uint8Array) || bytes.length < 2 || bytes[0] !== 0x68) {
       throw new DeephavenError(
         "Shared ticket bytes must start with 'h' (0x68) and hold at least one id byte; pass ticket.bytes from the publisher",
         { code: GrpcCode.INVALID_ARGUMENT },

@@ -74,16 +74,21 @@ export function columnKind(field: arrow.Field): ColumnKind {
     case arrow.Type.Bool:
       return "bool";
     case arrow.Type.Int: {
+      // Unsigned integers read as Deephaven reads them: uint8 as short, uint16 as char, uint32 as long,
+      // uint64 as BigInteger (each fits exactly).
       const it = t as arrow.Int;
-      if (it.bitWidth === 8) return "int8";
+      if (it.bitWidth === 8) return it.isSigned ? "int8" : "int16";
       if (it.bitWidth === 16) return it.isSigned ? "int16" : "char";
-      if (it.bitWidth === 32) return "int32";
-      return "int64";
+      if (it.bitWidth === 32) return it.isSigned ? "int32" : "int64";
+      return it.isSigned ? "int64" : "bigint";
     }
     case arrow.Type.Float: {
+      // Float16 values read as float32 (every half-precision value is one exactly).
       const ft = t as arrow.Float;
-      return ft.precision === arrow.Precision.SINGLE ? "float32" : "float64";
+      return ft.precision === arrow.Precision.DOUBLE ? "float64" : "float32";
     }
+    case arrow.Type.Decimal:
+      return "decimal";
     case arrow.Type.Timestamp:
       return "timestamp";
     case arrow.Type.Date:
@@ -94,6 +99,8 @@ export function columnKind(field: arrow.Field): ColumnKind {
       return "duration";
     case arrow.Type.Utf8:
       return "string";
+    case arrow.Type.FixedSizeBinary:
+      return "binary";
     case arrow.Type.Binary:
       if (dh === "java.math.BigInteger") return "bigint";
       if (dh === "java.math.BigDecimal") return "decimal";
@@ -213,9 +220,9 @@ export class ColumnStore {
   }
 
   /**
-   * The value in `slot` as JS sees it: numbers, `bigint` for 64-bit
-   * integers, durations and BigInteger, `Date` for timestamps, ISO strings
-   * for dates and times, strings for BigDecimal, arrays for lists, and `null`.
+   * The value in `slot` as JS sees it (see {@linkcode toJs}): numbers, `bigint` for 64-bit integers,
+   * durations and BigInteger, an `Instant` for timestamps, ISO strings for dates and times, a
+   * one-character string for char, decimal text for BigDecimal, arrays for lists, and `null`.
    */
   get(slot: number): unknown {
     const v = (this.data as unknown[])[slot];
@@ -223,6 +230,7 @@ export class ColumnStore {
     // Kinds stored as they read stay inline here: a call per value costs up to 2x on a numeric column.
     switch (this.kind) {
       case "bool":
+      case "char":
       case "timestamp":
       case "date":
       case "time":
@@ -240,8 +248,9 @@ export class ColumnStore {
 
 /**
  * Converts a stored value of a kind to what {@linkcode ColumnStore.get} returns: `null` for the kind's
- * null sentinel, `null` and `undefined`; a boolean for `bool`; a `Date` for timestamps; ISO strings for
- * dates and times; anything else as stored. The inverse of {@linkcode toRaw}.
+ * null sentinel, `null` and `undefined`; a boolean for `bool`; a one-character string for `char`; an
+ * `Instant` (exact nanoseconds) for timestamps; ISO strings for dates and times; anything else
+ * as stored. The inverse of {@linkcode toRaw}.
  *
  * @param kind The column kind.
  * @param v The stored value.

@@ -9,6 +9,18 @@
 
 import type { ColumnKind } from "./column.ts";
 import type { GrowableTypedArrayConstructor } from "./grow.ts";
+import { DeephavenError } from "../errors.ts";
+import { compareDecimalText, toDecimalText } from "./decimal.ts";
+import {
+  formatLocalDate,
+  formatTimeNanos,
+  Instant,
+  type InstantLike,
+  parseLocalDate,
+  parseTimeNanos,
+} from "./time.ts";
+
+export { formatTimeNanos };
 
 /** Deephaven's null sentinels for fixed-width types (`io.deephaven.util.QueryConstants`). */
 export const NULLS = {
@@ -42,20 +54,15 @@ export interface KindOps {
   compare(a: unknown, b: unknown): number;
 }
 
-/** Formats nanoseconds since midnight as `HH:MM:SS[.fraction]`. */
-export function formatTimeNanos(ns: bigint): string {
-  const total = Number(ns / 1_000_000_000n);
-  const frac = Number(ns % 1_000_000_000n);
-  const h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
-  const base = `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
-  return frac ? `${base}.${String(frac).padStart(9, "0").replace(/0+$/, "")}` : base;
-}
-
-function comparer(sentinel: number | bigint | undefined): (a: unknown, b: unknown) => number {
+function comparer(
+  sentinel: number | bigint | undefined,
+  byValue?: (a: unknown, b: unknown) => number,
+): (a: unknown, b: unknown) => number {
   return (a, b) => {
     const an = a === null || a === undefined || (sentinel !== undefined && a === sentinel);
     const bn = b === null || b === undefined || (sentinel !== undefined && b === sentinel);
     if (an || bn) return an && bn ? 0 : an ? -1 : 1;
+    if (byValue) return byValue(a, b);
     if (typeof a === "number" && typeof b === "number") {
       if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) ? (Number.isNaN(b) ? 0 : 1) : -1;
     }
@@ -73,6 +80,8 @@ interface KindSpec {
   shownAsNumber?: boolean;
   toJs?: (v: unknown) => unknown;
   toRaw?: (v: unknown) => unknown;
+  /** Orders two non-null raw values when `<` on them does not (decimal text). */
+  compare?: (a: unknown, b: unknown) => number;
 }
 
 function kind(spec: KindSpec): KindOps {
@@ -87,12 +96,36 @@ function kind(spec: KindSpec): KindOps {
     shownAsNumber: spec.shownAsNumber ?? spec.numeric ?? false,
     toJs: (v) => (v === null || v === undefined || (s !== undefined && v === s) ? null : read(v)),
     toRaw: (v) => (v === null || v === undefined ? (s ?? null) : write(v)),
-    compare: comparer(s),
+    compare: comparer(s, spec.compare),
   };
 }
 
 const toNumber = (v: unknown) => Number(v);
 const toLong = (v: unknown) => (typeof v === "bigint" ? v : BigInt(Math.trunc(Number(v))));
+
+/** A char's UTF-16 code from a one-character string (what a char reads as) or a code number. */
+function charCode(v: unknown): number {
+  if (typeof v === "string" && v.length === 1 && v !== "\uffff") return v.charCodeAt(0);
+  if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v < 0xffff) return v;
+  throw DeephavenError.invalid(
+    `Cannot store ${JSON.stringify(v)} in a char column; give a one-character string (not "\\uffff", ` +
+      "which Deephaven uses for null)",
+  );
+}
+
+/** A BigInteger from a bigint, a whole number or integer text. */
+function bigInteger(v: unknown): bigint {
+  if (typeof v === "bigint") return v;
+  if (
+    (typeof v === "number" && Number.isSafeInteger(v)) ||
+    (typeof v === "string" && /^\s*[+-]?\d+\s*$/.test(v))
+  ) {
+    return BigInt(typeof v === "string" ? v.trim().replace(/^\+/, "") : v);
+  }
+  throw DeephavenError.invalid(
+    `Cannot store ${String(v)} in a BigInteger column; give a bigint, a safe whole number or integer text`,
+  );
+}
 
 /** The operations of every column kind. */
 export const KINDS: Readonly<Record<ColumnKind, KindOps>> = {
@@ -116,7 +149,8 @@ export const KINDS: Readonly<Record<ColumnKind, KindOps>> = {
     numeric: true,
     integer: true,
     shownAsNumber: false,
-    toRaw: toNumber,
+    toJs: (v) => String.fromCharCode(v as number),
+    toRaw: charCode,
   }),
   int32: kind({
     typed: Int32Array,
@@ -142,25 +176,31 @@ export const KINDS: Readonly<Record<ColumnKind, KindOps>> = {
   timestamp: kind({
     typed: BigInt64Array,
     nullSentinel: NULLS.int64,
-    toJs: (v) => new Date(Number((v as bigint) / 1_000_000n)),
-    toRaw: (v) =>
-      v instanceof Date
-        ? BigInt(v.getTime()) * 1_000_000n
-        : typeof v === "bigint"
-        ? v
-        : BigInt(Math.trunc(Number(v))) * 1_000_000n,
+    toJs: (v) => new Instant(v as bigint),
+    toRaw: (v) => Instant.from(v as InstantLike).epochNanos,
   }),
   date: kind({
     typed: BigInt64Array,
     nullSentinel: NULLS.int64,
-    toJs: (v) => new Date(Number(v as bigint)).toISOString().slice(0, 10),
-    toRaw: (v) => BigInt(v instanceof Date ? v.getTime() : Date.parse(String(v))),
+    toJs: (v) => formatLocalDate(v as bigint),
+    toRaw: (v) =>
+      v instanceof Date
+        ? BigInt(Math.floor(v.getTime() / 86_400_000)) * 86_400_000n
+        : parseLocalDate(String(v)),
   }),
-  time: kind({ typed: BigInt64Array, nullSentinel: NULLS.int64, toJs: (v) => formatTimeNanos(v as bigint) }),
+  time: kind({
+    typed: BigInt64Array,
+    nullSentinel: NULLS.int64,
+    toJs: (v) => formatTimeNanos(v as bigint),
+    toRaw: (v) => (typeof v === "bigint" ? v : parseTimeNanos(String(v))),
+  }),
   duration: kind({ typed: BigInt64Array, nullSentinel: NULLS.int64, toRaw: toLong }),
   string: kind({ toRaw: (v) => String(v) }),
-  bigint: kind({ shownAsNumber: true }),
-  decimal: kind({}),
+  bigint: kind({ shownAsNumber: true, toRaw: bigInteger }),
+  decimal: kind({
+    toRaw: toDecimalText,
+    compare: (a, b) => compareDecimalText(a as string, b as string),
+  }),
   binary: kind({}),
   list: kind({}),
   other: kind({}),

@@ -9,6 +9,14 @@
  * @module
  */
 
+import {
+  checkFunction,
+  checkInteger,
+  checkOptions,
+  checkSignal,
+  checkString,
+  checkStrings,
+} from "../validate.ts";
 import * as arrow from "../deps/apache_arrow.ts";
 import type { ArrowSchema } from "../arrow_types.ts";
 import type { DeephavenError } from "../errors.ts";
@@ -18,6 +26,7 @@ import { columnToArrow } from "./to_arrow.ts";
 import { type KeyedChange, type PositionalChange, TableStorage } from "./storage.ts";
 // The local query engine (derived tables); it imports this module back, for types and for building tables.
 import * as queries from "../query/ops.ts";
+import type { ColumnType } from "../query/column_types.ts";
 
 /** The life state of a local table. */
 export type TableState = "live" | "snapshot" | "stale" | "failed" | "closed";
@@ -81,11 +90,26 @@ export interface SortOptions {
  */
 export type LocalAggregations = Record<string, string>;
 
-/** Computed columns for {@linkcode LocalTable.update}: name to a function of the row. */
-export type ComputedColumns = Record<string, (row: Row) => unknown>;
+/**
+ * A computed column of a type given explicitly (see {@linkcode LocalTable.update}): for a table that may be
+ * empty when the column is made, for values that may all be null at first, or for a type other than the
+ * one the values show (`int` rather than `double`, say).
+ */
+export interface ComputedColumn {
+  /** The column's Deephaven type. */
+  type: ColumnType;
+  /** The value of the column for a row (`null` for null). */
+  value: (row: Row) => unknown;
+}
+
+/**
+ * Computed columns for {@linkcode LocalTable.update}: name to a function of the row (its type is learned
+ * from its values), or to a {@linkcode ComputedColumn} with the type given.
+ */
+export type ComputedColumns = Record<string, ((row: Row) => unknown) | ComputedColumn>;
 
 function names(x: string | string[] | undefined): string[] {
-  return x === undefined ? [] : typeof x === "string" ? [x] : x;
+  return checkStrings(x, "Local queries take column names");
 }
 
 type Listener = (u: TableUpdate) => void;
@@ -230,7 +254,16 @@ export class LocalTable {
   }
 
   /**
-   * The value at row position `row` of a column.
+   * The value at row position `row` of a column, exact: a `number` for byte, short, int, float and double;
+   * a `bigint` for long, Duration (nanoseconds) and BigInteger; a one-character string for char; an
+   * `Instant` (epoch nanoseconds) for Instant and ZonedDateTime; ISO text for LocalDate and
+   * LocalTime; decimal text for BigDecimal; arrays for arrays and vectors; `null` for null.
+   *
+   * @example Exact values
+   * ```ts ignore
+   * const ts = table.get(0, "Timestamp") as Instant;
+   * console.log(ts.epochNanos, `${ts}`); // 1700000000123456789n 2023-11-14T22:13:20.123456789Z
+   * ```
    *
    * @param row Row position, 0-based.
    * @param column Column name or index.
@@ -301,6 +334,7 @@ export class LocalTable {
    * @returns A function that removes the listener.
    */
   onUpdate(cb: (update: TableUpdate) => void): () => void {
+    checkFunction(cb, "onUpdate() needs a listener");
     this.#listeners.add(cb);
     return () => this.#listeners.delete(cb);
   }
@@ -312,6 +346,7 @@ export class LocalTable {
    * @returns A function that removes the listener.
    */
   onStateChange(cb: (state: TableState) => void): () => void {
+    checkFunction(cb, "onStateChange() needs a listener");
     this.#stateListeners.add(cb);
     return () => this.#stateListeners.delete(cb);
   }
@@ -326,6 +361,8 @@ export class LocalTable {
    * @param maxQueued Most updates kept waiting for a slow consumer. Default 1000.
    */
   updates(signal?: AbortSignal, maxQueued = 1000): AsyncIterable<TableUpdate> {
+    checkSignal(signal, "updates()");
+    checkInteger(maxQueued, "updates() needs maxQueued", 1);
     return { [Symbol.asyncIterator]: () => this.#iterate(signal, maxQueued) };
   }
 
@@ -408,17 +445,58 @@ export class LocalTable {
     f?.();
   }
 
+  /**
+   * Closes the table at the end of a `using` block.
+   *
+   * @example
+   * ```ts ignore
+   * {
+   *   using snap = await bs.snapshot(ticket);
+   *   console.log(snap.size);
+   * } // closed here
+   * ```
+   */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /**
+   * Closes the table at the end of an `await using` block (a live table ends its subscription).
+   *
+   * @example
+   * ```ts ignore
+   * {
+   *   await using live = await bs.subscribe(ticket);
+   *   for await (const u of live.updates()) if (u.added.size > 0) break;
+   * } // unsubscribed here
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+
   // ---- local queries: derived tables that stay live ----
 
   /**
    * The rows that pass a filter: a predicate over the row, or simple
    * comparisons such as `"X > 5"`, `"Sym == 'A'"`, `"Y != null"`, `"A < B"`
-   * (several are and-ed). The result stays live as this table ticks.
+   * (several are and-ed). The result stays live as this table ticks. A timestamp compares exactly, with
+   * ISO text, a bigint of epoch nanoseconds or another timestamp column; in a predicate, compare
+   * `epochNanos` (an `Instant` has no number value).
+   *
+   * @example Filters
+   * ```ts ignore
+   * const big = live.where(["Qty > 50", "Sym != null"]);
+   * const recent = live.where("Timestamp >= '2024-01-31T09:30:00.000000001Z'");
+   * const after = live.where((r) => (r.Timestamp as Instant).epochNanos > 1706693400000000000n);
+   * ```
    *
    * @param filter The predicate or comparisons.
    * @returns The derived table.
    */
   where(filter: RowFilter): LocalTable {
+    if (typeof filter !== "function") checkStrings(filter, "where() needs a function of the row, or filters");
     return queries.where(this, filter);
   }
 
@@ -433,17 +511,29 @@ export class LocalTable {
   }
 
   /**
-   * Adds (or replaces) columns computed by JS functions of the row.
+   * Adds (or replaces) columns computed by JS functions of the row. A column's type is never guessed from
+   * one value: without a `type`, it is learned from the function's values for all the rows the table holds
+   * now (all strings make a `String` column, all numbers `double`, all bigints `long`, all booleans
+   * `boolean`, all `Instant`s or `Date`s `Instant`), and an empty table, only nulls or mixed values are an
+   * INVALID_ARGUMENT error that asks for the type: give it as `{ type, value }`. A later value that does
+   * not fit the column's type fails the derived table (its `error` says which value), never becomes a
+   * wrong value.
    *
-   * @example Usage
+   * @example Computed columns, their types learned or given
    * ```ts ignore
    * const withNotional = live.update({ Notional: (r) => (r.Price as number) * (r.Size as number) });
+   * // On a table that may be empty, or a type the values do not show: give the type.
+   * const labelled = live.where("Size > 1000").update({
+   *   Label: { type: "String", value: (r) => `${r.Sym} block` },
+   *   Lots: { type: "int", value: (r) => Math.floor((r.Size as number) / 100) },
+   * });
    * ```
    *
-   * @param columns Column name to function.
+   * @param columns Column name to a function of the row, or to `{ type, value }`.
    * @returns The derived table.
    */
   update(columns: ComputedColumns): LocalTable {
+    checkOptions(columns, "update()");
     return queries.update(this, columns);
   }
 
@@ -478,11 +568,13 @@ export class LocalTable {
    * @returns The derived table.
    */
   aggBy(aggs: LocalAggregations, keys?: string | string[]): LocalTable {
+    checkOptions(aggs, "aggBy()");
     return queries.aggBy(this, aggs, names(keys));
   }
 
   /** Number of rows per group, in column `column` (default `"Count"`). */
   countBy(keys?: string | string[], column = "Count"): LocalTable {
+    checkString(column, "countBy() needs the name of the count column", true);
     return queries.aggBy(this, { [column]: "count()" }, names(keys));
   }
 

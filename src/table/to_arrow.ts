@@ -8,6 +8,9 @@
 import * as arrow from "../deps/apache_arrow.ts";
 import { type ColumnStore, nullSentinel } from "./column.ts";
 import { KINDS } from "./kinds.ts";
+import { bigIntToBytes, decimalToBytes, writeFixedDecimal } from "./decimal.ts";
+
+export { bigIntToBytes, decimalToBytes };
 
 const encoder = new TextEncoder();
 
@@ -19,56 +22,6 @@ function validityOf(n: number, isNull: (i: number) => boolean): { bitmap: Uint8A
     else bitmap[i >> 3] |= 1 << (i & 7);
   }
   return { bitmap, nulls };
-}
-
-/** Java `BigInteger.toByteArray()`: minimal big-endian two's complement. */
-export function bigIntToBytes(v: bigint): Uint8Array {
-  const bytes: number[] = [];
-  let x = v;
-  while (true) {
-    const b = Number(x & 0xffn);
-    bytes.unshift(b);
-    x >>= 8n;
-    if ((x === 0n && (b & 0x80) === 0) || (x === -1n && (b & 0x80) !== 0)) break;
-  }
-  return new Uint8Array(bytes);
-}
-
-/** Encodes decimal text as Deephaven's BigDecimal bytes: int32-LE scale, then the unscaled BigInteger. */
-export function decimalToBytes(text: string): Uint8Array {
-  let t = text.trim();
-  const neg = t.startsWith("-");
-  if (neg || t.startsWith("+")) t = t.slice(1);
-  // The exponent form (`1234E+5000`) that decimalText uses for scales that need very many zeros.
-  let exponent = 0;
-  const e = t.search(/[eE]/);
-  if (e >= 0) {
-    exponent = Number(t.slice(e + 1));
-    t = t.slice(0, e);
-  }
-  let [intPart, frac = ""] = t.split(".");
-  // Strip trailing zeros as Java's stripTrailingZeros does.
-  frac = frac.replace(/0+$/, "");
-  let digits = (intPart + frac).replace(/^0+(?=\d)/, "");
-  let scale = frac.length;
-  if (scale === 0) {
-    const m = digits.match(/0+$/);
-    if (m && digits !== "0" && m[0].length < digits.length) {
-      scale = -m[0].length;
-      digits = digits.slice(0, digits.length - m[0].length);
-    }
-  }
-  scale -= exponent;
-  if (/^0*$/.test(digits)) {
-    digits = "0";
-    scale = 0;
-  }
-  const unscaled = BigInt(digits) * (neg ? -1n : 1n);
-  const u = bigIntToBytes(unscaled);
-  const out = new Uint8Array(4 + u.length);
-  new DataView(out.buffer).setInt32(0, scale, true);
-  out.set(u, 4);
-  return out;
 }
 
 function binaryData(type: arrow.DataType, values: (Uint8Array | null)[]): arrow.Data {
@@ -92,6 +45,35 @@ function binaryData(type: arrow.DataType, values: (Uint8Array | null)[]): arrow.
   });
 }
 
+/** Nanoseconds per Arrow time unit (by `arrow.TimeUnit`). */
+const NS_PER_UNIT = [1_000_000_000n, 1_000_000n, 1_000n, 1n];
+
+/**
+ * Values from storage (nanoseconds, milliseconds for dates, widened unsigned integers, float32 for Float16)
+ * in the layout of their Arrow type: the inverse of what the decoder did.
+ */
+// deno-lint-ignore no-explicit-any
+function wireValues(type: arrow.DataType, values: any): ArrayBufferView {
+  if (arrow.DataType.isDate(type)) {
+    return type.unit === arrow.DateUnit.DAY
+      ? Int32Array.from(values as BigInt64Array, (v) => Number(v / 86_400_000n))
+      : values;
+  }
+  if (arrow.DataType.isTimestamp(type) || arrow.DataType.isTime(type) || arrow.DataType.isDuration(type)) {
+    const f = NS_PER_UNIT[type.unit];
+    const v = f === 1n ? values as BigInt64Array : (values as BigInt64Array).map((x) => x / f);
+    return arrow.DataType.isTime(type) && type.bitWidth === 32 ? Int32Array.from(v, Number) : v;
+  }
+  if (arrow.DataType.isFloat(type) && type.precision === arrow.Precision.HALF) {
+    return Uint16Array.from(values as Float32Array, arrow.util.float64ToUint16);
+  }
+  if (arrow.DataType.isInt(type) && !type.isSigned && type.bitWidth === 8) return Uint8Array.from(values);
+  if (arrow.DataType.isInt(type) && !type.isSigned && type.bitWidth === 32) {
+    return Uint32Array.from(values as BigInt64Array, (x) => Number(BigInt.asUintN(32, x)));
+  }
+  return values;
+}
+
 /** The Arrow data of a fixed-width column (any kind with typed storage but bool). */
 function fixedWidthToArrow(store: ColumnStore, slots: Int32Array): arrow.Data {
   const n = slots.length;
@@ -104,14 +86,44 @@ function fixedWidthToArrow(store: ColumnStore, slots: Int32Array): arrow.Data {
   for (let i = 0; i < n; i++) values[i] = src[slots[i]];
   const { bitmap, nulls } = validityOf(n, (i) => (values as unknown as unknown[])[i] === sentinel);
   // deno-lint-ignore no-explicit-any
-  let data: any = values;
-  if (store.kind === "date" && (type as arrow.Date_).unit === arrow.DateUnit.DAY) {
-    data = Int32Array.from(values as unknown as BigInt64Array, (v) => Number(v / 86_400_000n));
-  }
+  const data: any = wireValues(type, values);
   return arrow.makeData({
     type: type as arrow.Int,
     length: n,
     data,
+    nullBitmap: nulls ? bitmap : undefined,
+    nullCount: nulls,
+  });
+}
+
+/** The Arrow data of a FixedSizeBinary, Decimal128/256 or uint64 (BigInteger) column. */
+function fixedBinaryData(store: ColumnStore, slots: Int32Array): arrow.Data {
+  const n = slots.length;
+  const type = store.field.type;
+  const raw = store.data as unknown[];
+  const { bitmap, nulls } = validityOf(n, (i) => raw[slots[i]] === null || raw[slots[i]] === undefined);
+  let data: ArrayBufferView;
+  if (arrow.DataType.isInt(type)) {
+    data = BigUint64Array.from(slots, (s) => BigInt.asUintN(64, (raw[s] as bigint | null) ?? 0n));
+  } else {
+    const width = arrow.DataType.isDecimal(type)
+      ? type.bitWidth / 8
+      : (type as arrow.FixedSizeBinary).byteWidth;
+    const bytes = new Uint8Array(n * width);
+    for (let i = 0; i < n; i++) {
+      const v = raw[slots[i]];
+      if (v === null || v === undefined) continue;
+      const out = bytes.subarray(i * width, (i + 1) * width);
+      if (arrow.DataType.isDecimal(type)) writeFixedDecimal(v as string, type.scale, out, store.name);
+      else out.set((v as Uint8Array).subarray(0, width));
+    }
+    // apache-arrow keeps Decimal values as 32-bit words.
+    data = arrow.DataType.isDecimal(type) ? new Uint32Array(bytes.buffer) : bytes;
+  }
+  return arrow.makeData({
+    type: type as arrow.FixedSizeBinary,
+    length: n,
+    data: data as Uint8Array,
     nullBitmap: nulls ? bitmap : undefined,
     nullCount: nulls,
   });
@@ -129,6 +141,8 @@ export function columnToArrow(store: ColumnStore, slots: Int32Array): arrow.Data
   const n = slots.length;
   const type = store.field.type;
   const raw = store.data as unknown[];
+  const binaryKind = store.kind === "binary" || store.kind === "bigint" || store.kind === "decimal";
+  if (binaryKind && !arrow.DataType.isBinary(type)) return fixedBinaryData(store, slots);
   switch (store.kind) {
     case "bool": {
       const values = new Uint8Array(((n + 63) >> 6) << 3);

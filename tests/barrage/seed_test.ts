@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { barrageSession, Session, SharedTicket, type TableUpdate } from "../../mod.ts";
+import { barrageSession, type Instant, Session, SharedTicket, type TableUpdate } from "../../mod.ts";
 import { serverTest } from "../../testing/server.ts";
 import { tableDiffs } from "../../testing/compare.ts";
 import { nextUpdates, since, waitUntil } from "../../testing/wait.ts";
@@ -62,9 +62,9 @@ serverTest("seed: a subscription to a published time table follows the server", 
 
     // The values follow the formulas: X = 0.1 * i, timestamps 100 ms apart.
     for (let i = 0; i < live.size; i++) assert.equal(live.get(i, "X"), 0.1 * i, `X at row ${i}`);
-    const first = (live.get(0, "Timestamp") as Date).getTime();
-    const last = (live.get(live.size - 1, "Timestamp") as Date).getTime();
-    assert.equal(last - first, 100 * (live.size - 1), "one row per 100 ms");
+    const first = (live.get(0, "Timestamp") as Instant).epochNanos;
+    const last = (live.get(live.size - 1, "Timestamp") as Instant).epochNanos;
+    assert.equal(last - first, 100_000_000n * BigInt(live.size - 1), "one row per 100 ms");
     assert.equal(live.sourceSize, live.size, "the server's table size is the local size");
 
     // A Barrage snapshot of the same ticket is a static prefix of a later DoGet too.

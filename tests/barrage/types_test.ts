@@ -2,12 +2,13 @@
  * Every column type through Barrage, in both null modes: a server table with byte, short, int, long, float,
  * double, Boolean, char, String, Instant, ZonedDateTime, LocalDate, LocalTime, BigDecimal, BigInteger,
  * arrays (`int[]`, `long[]`, `double[]`, `String[]`, `byte[]`) and vectors, with a row of nulls and a row of
- * edge values, captured by `snapshot` and by `subscribe`. `toArrow()` must equal pydeephaven's `to_arrow()`
- * of the same table, and `get()` must return the JS values that column.ts documents.
+ * edge values, captured by `snapshot` and by `subscribe`, and by DoGet (`TableRef.toArrow()`, read through
+ * `localTableFromArrow`). `toArrow()` must equal pydeephaven's `to_arrow()` of the same table, and `get()` must
+ * return the JS values that column.ts documents, the same in every path.
  */
 
 import assert from "node:assert/strict";
-import { barrageSession, type LocalTable, Session } from "../../mod.ts";
+import { barrageSession, Instant, type LocalTable, localTableFromArrow, Session } from "../../mod.ts";
 import { scopeTicket } from "../../src/session/ticket.ts";
 import { pythonArrow, serverEnv } from "../../testing/python.ts";
 import { serverTest } from "../../testing/server.ts";
@@ -65,7 +66,10 @@ const DECIMALS: Record<number, string> = {
   6: "49382.7156",
 };
 
-/** What `get(i, column)` must return, per column.ts: numbers, bigint, Date, ISO text, decimal text, arrays, null. */
+/**
+ * What `get(i, column)` must return, per column.ts: numbers, bigint, an Instant (exact nanoseconds), a
+ * one-character string for char, ISO text, decimal text, arrays, null.
+ */
 function expectedRow(i: number): Record<string, unknown> {
   if (i === NULL_ROW) {
     return Object.fromEntries(
@@ -84,10 +88,10 @@ function expectedRow(i: number): Record<string, unknown> {
     Fl: edge ? NaN : Math.fround(i * 1.5 - 2),
     Db: edge ? Infinity : i * 2.25 - 1,
     Bo: i % 2 === 0,
-    Ch: 0x61 + i,
+    Ch: String.fromCharCode(0x61 + i),
     St: edge ? "" : `str${i} \u2713`,
-    Ts: new Date(1700000000123 + i * 3_600_000),
-    Zd: new Date(1700000000987 + i * 86_400_000),
+    Ts: new Instant(1700000000123456789n + BigInt(i) * 3600000000000n),
+    Zd: new Instant(1700000000987654321n + BigInt(i) * 86400000000000n),
     Ld: `2024-${pad(1 + i)}-${pad(10 + i)}`,
     Lt: `${pad(i)}:30:15.123456789`,
     Bd: DECIMALS[i],
@@ -114,7 +118,7 @@ function checkGet(label: string, t: LocalTable): void {
 }
 
 serverTest(
-  "types: every column type by snapshot and subscribe equals pydeephaven, in both null modes",
+  "types: every column type by snapshot, subscribe and DoGet equals pydeephaven, in both null modes",
   {},
   async (
     server,
@@ -130,6 +134,9 @@ serverTest(
 
     const bs = await barrageSession({ host, port });
     const failures: string[] = [];
+    const doget = await session.openTable("types_t").toArrow();
+    assertArrowEqual(doget, reference, "DoGet vs pydeephaven");
+    checkGet("DoGet (localTableFromArrow)", localTableFromArrow(doget));
     try {
       for (const useDeephavenNulls of [true, false]) {
         const captures: [string, LocalTable][] = [

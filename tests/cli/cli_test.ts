@@ -42,10 +42,15 @@ function cliEnv(extra: Record<string, string>): Record<string, string> {
   return env;
 }
 
-/** Runs the CLI with a deadline (the process is killed after `timeoutMs`). */
-async function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 90_000): Promise<Run> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
+/** Runs a command (Deno's or `script` wrapping it) with the CLI's environment; killed after `timeoutMs`. */
+async function spawn(
+  program: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(program, {
+    args,
     cwd: PROJECT_ROOT,
     env: cliEnv(env),
     clearEnv: true,
@@ -72,6 +77,11 @@ async function cli(args: string[], env: Record<string, string> = {}, timeoutMs =
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Runs the CLI with a deadline (the process is killed after `timeoutMs`). */
+function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 90_000): Promise<Run> {
+  return spawn(Deno.execPath(), ["run", "-A", MAIN, ...args], env, timeoutMs);
 }
 
 function describe(args: string[], r: Run): string {
@@ -638,31 +648,13 @@ serverTest("resolveUri of a scope table subscribes to it and snapshots it", {}, 
 async function cliInTerminal(args: string[], timeoutMs = 120_000): Promise<{ code: number; screen: string }> {
   const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
   const command = [Deno.execPath(), "run", "-A", MAIN, ...args].map(quote).join(" ");
-  const child = new Deno.Command("script", {
-    args: ["--quiet", "--return", "--command", command, "/dev/null"],
-    cwd: PROJECT_ROOT,
-    env: { ...cliEnv({}), COLUMNS: "200", LINES: "40" },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already gone
-    }
-  }, timeoutMs);
-  try {
-    const out = await child.output();
-    return {
-      code: out.code,
-      screen: new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+  const out = await spawn(
+    "script",
+    ["--quiet", "--return", "--command", command, "/dev/null"],
+    { COLUMNS: "200", LINES: "40" },
+    timeoutMs,
+  );
+  return { code: out.code, screen: out.stdout + out.stderr };
 }
 
 serverTest(

@@ -158,7 +158,8 @@ const CASES: { name: string; build: (src: LocalTable) => LocalTable; compare: Ta
   },
   { name: "countBy", build: (s) => s.countBy("Sym"), compare: { keys: ["Sym"] } },
   { name: "view", build: (s) => s.view(["Sym", "P = Px"]), compare: {} },
-  { name: "update", build: (s) => s.update({ Notional: notional }), compare: {} },
+  // The type is given: a live table's rows (and so the values that could tell it) may come later.
+  { name: "update", build: (s) => s.update({ Notional: { type: "double", value: notional } }), compare: {} },
   { name: "whereLastBy", build: (s) => s.where("Qty > 50").lastBy("Sym"), compare: { keys: ["Sym"] } },
   { name: "sortHead", build: (s) => s.sort(["Px"], { descending: true }).head(3), compare: {} },
 ];

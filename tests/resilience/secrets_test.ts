@@ -1,12 +1,13 @@
 /**
- * Secrets never reach anything the module prints. With a pre-shared key (the server's) and a Basic-style
- * token (`user:password`, which the server refuses), this collects: error messages and `Deno.inspect` of
+ * Secrets never reach anything the module prints. With a pre-shared key (the server's), the server's Basic
+ * credentials (`user:password`, which log in) and other Basic credentials (which the server refuses), this
+ * collects: error messages and `Deno.inspect` of
  * failed logins and failed calls (with their `cause` chains), `Deno.inspect` and `String` of Session,
  * BarrageSession, TableRef, LiveTable and DeephavenError objects, the notebook display bundles (`tableBundle`
  * and every `Symbol.for("Jupyter.display")` method), everything written to the console meanwhile, the
- * CLI's stdout and stderr (token in DH_AUTH_TOKEN), and grpc-js's own trace output (GRPC_TRACE=all). None of
- * it may contain the key, the password, the `user:password` token, their base64 forms, or a session's
- * Bearer token.
+ * CLI's stdout and stderr (token in DH_AUTH_TOKEN), grpc-js's own trace output (GRPC_TRACE=all), and the
+ * server's log. None of it may contain the key, either password, either `user:password` token, their base64
+ * forms, or a session's Bearer token.
  */
 
 import assert from "node:assert/strict";
@@ -119,6 +120,8 @@ Deno.test({
   async fn() {
     const server = await resilienceServer();
     const { host, port, psk } = server;
+    const goodBasic = server.basicAuth!;
+    const goodPassword = goodBasic.slice(goodBasic.indexOf(":") + 1);
     const password = `pw-${crypto.randomUUID()}`;
     const basic = `alice:${password}`;
     const wrongPsk = `wrong-${crypto.randomUUID()}`;
@@ -144,6 +147,27 @@ Deno.test({
         "barrageSession with Basic credentials",
         barrageSession({ host, port, authType: "Basic", authToken: basic }),
       );
+
+      // Basic credentials that log in, and what their sessions show.
+      const basicSession = await Session.connect({ host, port, authType: "Basic", authToken: goodBasic });
+      const basicBs = await barrageSession({ host, port, authType: "Basic", authToken: goodBasic });
+      try {
+        noteBearer(basicSession);
+        capture.object("Basic Session", basicSession);
+        capture.object("Basic BarrageSession", basicBs);
+        const basicRef = basicSession.emptyTable(3).update("X = i");
+        capture.object("Basic TableRef", await basicRef.ready());
+        const basicLive = await basicBs.subscribe(basicRef);
+        capture.object("Basic LiveTable", basicLive);
+        basicLive.close();
+        await capture.failure(
+          "a failed op of a Basic session",
+          basicSession.emptyTable(1).update("Y = nope(").ready(),
+        );
+      } finally {
+        await basicBs.close();
+        await basicSession.close();
+      }
 
       // A session with the key, and what it shows.
       const session = await Session.connect({ host, port, authType: PSK_AUTH, authToken: psk });
@@ -241,6 +265,9 @@ Deno.test({
       await runCli(["tables", "--host", host, "--port", String(port), "--auth-type", "Basic"], {
         DH_AUTH_TOKEN: basic,
       }),
+      await runCli(["tables", "--host", host, "--port", String(port), "--auth-type", "Basic"], {
+        DH_AUTH_TOKEN: goodBasic,
+      }),
       // grpc-js's own trace output, which includes response headers.
       await runCli(["tables", "--host", host, "--port", String(port), "--auth-type", PSK_AUTH], {
         DH_AUTH_TOKEN: psk,
@@ -254,10 +281,13 @@ Deno.test({
     assert.notEqual(cli[2].code, 0, "a wrong key fails");
     assert.match(cli[2].out, /UNAUTHENTICATED|credentials/i);
     assert.notEqual(cli[3].code, 0, "refused Basic credentials fail");
-    assert.equal(cli[4].code, 0);
-    assert.match(cli[4].out, /authorization: Bearer \*\*\*/, "traces show response headers, redacted");
+    assert.equal(cli[4].code, 0, `the CLI lists tables with the server's Basic credentials: ${cli[4].out}`);
+    assert.match(cli[4].out, /static100/);
+    assert.equal(cli[5].code, 0);
+    assert.match(cli[5].out, /authorization: Bearer \*\*\*/, "traces show response headers, redacted");
     cli.forEach((r, i) => capture.add(`CLI run ${i}`, r.out));
-    for (const m of cli[4].out.matchAll(/Bearer ([0-9a-f-]{36})/g)) bearers.add(m[1]);
+    for (const m of cli[5].out.matchAll(/Bearer ([0-9a-f-]{36})/g)) bearers.add(m[1]);
+    capture.add("server log", await Deno.readTextFile(server.logPath));
 
     assert.ok(bearers.size >= 2, "the sessions' Bearer tokens were seen (and are checked too)");
     assert.ok(capture.texts.length > 50, `a broad capture (${capture.texts.length} texts)`);
@@ -269,6 +299,10 @@ Deno.test({
       "password in base64": b64(password),
       "Basic token": basic,
       "Basic token in base64": b64(basic),
+      "server's Basic password": goodPassword,
+      "server's Basic password in base64": b64(goodPassword),
+      "server's Basic token": goodBasic,
+      "server's Basic token in base64": b64(goodBasic),
     };
     [...bearers].forEach((b, i) => (secrets[`Bearer token ${i}`] = b));
     capture.assertClean(secrets);

@@ -1,5 +1,6 @@
 /**
- * Logging in to the real server: Anonymous, pre-shared key, a wrong key, and the session's lifecycle
+ * Logging in to the real server: Anonymous, pre-shared key, a wrong key, Basic credentials (the test server's
+ * Basic handler, compiled from our Java source at test time), a wrong Basic password, and the session's lifecycle
  * (`isAlive`, `close()`, `await using`, calls after close).
  *
  * @module
@@ -8,6 +9,7 @@
 import assert from "node:assert/strict";
 import { DeephavenError, GrpcCode, PSK_AUTH, Session, SharedTicket } from "../../mod.ts";
 import { serverTest } from "../../testing/server.ts";
+import { runPython } from "../../testing/python.ts";
 import { connectAnonymous, connectPsk, rejectsWithin } from "./util.ts";
 
 async function xValues(session: Session, n: number): Promise<number[]> {
@@ -69,6 +71,87 @@ serverTest("a wrong PSK is refused with UNAUTHENTICATED and the key is not echoe
   assert.equal(err.codeName, "UNAUTHENTICATED");
   assert.ok(!String(err.details ?? "").includes(wrong));
 });
+
+serverTest(
+  "Basic user:password logs in, as pydeephaven does, and the password never shows",
+  {},
+  async (server) => {
+    const token = server.basicAuth!;
+    const password = token.slice(token.indexOf(":") + 1);
+    const session = await Session.connect({
+      host: server.host,
+      port: server.port,
+      authType: "Basic",
+      authToken: token,
+    });
+    try {
+      assert.equal(session.state, "connected");
+      assert.deepEqual(await xValues(session, 3), [0, 1, 2]);
+      for (
+        const text of [
+          Deno.inspect(session, { showHidden: true, depth: 10 }),
+          String(session),
+          Deno.inspect(server),
+        ]
+      ) {
+        assert.ok(!text.includes(password) && !text.includes(btoa(token)), "inspect shows no credentials");
+      }
+    } finally {
+      await session.close();
+    }
+    // pydeephaven logs in with the same credentials (the credentials travel in the environment).
+    const peer = await runPython(
+      `import os
+from pydeephaven import Session
+s = Session(host=os.environ["DH_HOST"], port=int(os.environ["DH_PORT"]), auth_type="Basic",
+            auth_token=os.environ["DH_BASIC"])
+print(s.empty_table(4).to_arrow().num_rows)
+s.close()`,
+      { env: { DH_HOST: server.host, DH_PORT: String(server.port), DH_BASIC: token } },
+    );
+    assert.equal(peer.stdout.trim(), "4");
+  },
+);
+
+serverTest(
+  "a wrong Basic password is refused with UNAUTHENTICATED, naming neither password",
+  {},
+  async (server) => {
+    const token = server.basicAuth!;
+    const user = token.slice(0, token.indexOf(":"));
+    const wrong = `wrong-${crypto.randomUUID()}`;
+    for (const authToken of [`${user}:${wrong}`, `someone-else:${token.slice(user.length + 1)}`]) {
+      const err = await rejectsWithin(
+        Session.connect({
+          host: server.host,
+          port: server.port,
+          authType: "Basic",
+          authToken,
+          reconnect: false,
+        }),
+        "Logging in with wrong Basic credentials",
+        {
+          code: GrpcCode.UNAUTHENTICATED,
+          message: [/^Logging in at /, /check the auth type and credentials/],
+          notIn: [wrong, token.slice(user.length + 1), btoa(authToken), btoa(token)],
+        },
+      );
+      const shown = `${Deno.inspect(err, { depth: 10, showHidden: true })}\n${err.stack}\n${
+        err.details ?? ""
+      }`;
+      assert.ok(
+        !shown.includes(wrong) && !shown.includes(token.slice(user.length + 1)),
+        "no password in the error",
+      );
+    }
+    // A token that is not user:password is bad input, refused before anything is sent.
+    await rejectsWithin(
+      Session.connect({ host: server.host, port: server.port, authType: "Basic", authToken: "no-colon" }),
+      "Basic without a colon",
+      { code: GrpcCode.INVALID_ARGUMENT, message: [/user:password/] },
+    );
+  },
+);
 
 serverTest("close() ends the session: isAlive turns false and later calls reject", {}, async (server) => {
   const session = await connectPsk(server);

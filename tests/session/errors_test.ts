@@ -1,12 +1,29 @@
 /**
  * Failures reach the caller as DeephavenErrors that name the cause, within a deadline, and never carry
- * the pre-shared key.
+ * the pre-shared key. Bad input anywhere in the API (a sample across sessions, handles, Barrage, local tables,
+ * exports, display and URIs) is a DeephavenError `INVALID_ARGUMENT`, refused before anything is sent, and
+ * loses nothing.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { type DeephavenError, GrpcCode, PSK_AUTH, Session, SharedTicket } from "../../mod.ts";
+import {
+  agg,
+  barrageSession,
+  DeephavenError,
+  GrpcCode,
+  localTableFromArrow,
+  parseUri,
+  PSK_AUTH,
+  Session,
+  SharedTicket,
+  type TableRef,
+} from "../../mod.ts";
+import { toArrowIPC, toCSV, writeTable } from "../../src/export/mod.ts";
+import { formatText } from "../../src/display/mod.ts";
+import { plot } from "../../src/plot/mod.ts";
+import { sessionCoreOf } from "../../src/session/session.ts";
 import { freePort, serverTest } from "../../testing/server.ts";
 import { connectPsk, rejectsWithin, uniqueName } from "./util.ts";
 
@@ -208,3 +225,106 @@ serverTest("no error message and no inspected session contains the PSK", {}, asy
     await session.close();
   }
 });
+
+serverTest(
+  "bad input across the API: INVALID_ARGUMENT before anything is sent, and nothing is lost",
+  {},
+  async (server) => {
+    const session = await connectPsk(server);
+    const bs = await barrageSession({
+      host: server.host,
+      port: server.port,
+      authType: PSK_AUTH,
+      authToken: server.psk,
+    });
+    try {
+      const t: TableRef = session.emptyTable(4).update(["X = i", "S = `s` + i"]);
+      const local = await bs.snapshot(t);
+      const before = { rows: local.toObjects(), held: sessionCoreOf(session).heldExports() };
+      // deno-lint-ignore no-explicit-any
+      const bad = (x: unknown) => x as any; // what a JavaScript caller (or a notebook) might pass
+      const cases: [string, () => unknown][] = [
+        ["Session.connect without options object", () => Session.connect(bad(null))],
+        ["Session.connect with a port that is not a number", () => Session.connect({ port: bad("10000") })],
+        [
+          "Session.connect with a header gRPC cannot send",
+          () => Session.connect({ extraHeaders: { "a b": "x" } }),
+        ],
+        [
+          "Session.connect with a Basic token that is not text",
+          () => Session.connect({ authType: "Basic", authToken: bad(5) }),
+        ],
+        ["emptyTable(-1)", () => session.emptyTable(-1)],
+        ["timeTable(1.5 ns)", () => session.timeTable(1.5)],
+        [
+          "timeTable with an invalid start Date",
+          () => session.timeTable({ period: "PT1s", startTime: new Date(NaN) }),
+        ],
+        ["openTable(5)", () => session.openTable(bad(5))],
+        ["fetchTable(a string)", () => session.fetchTable(bad("not a ticket"))],
+        ["mergeTables with a non-table", () => session.mergeTables([t, bad({})])],
+        ["importTable(null)", () => session.importTable(bad(null))],
+        ["publishTable(null, t)", () => session.publishTable(bad(null), t)],
+        ["runScript(5)", () => session.runScript(bad(5))],
+        ["onFieldsChange(null)", () => session.onFieldsChange(bad(null))],
+        ["update(5)", () => t.update(bad(5))],
+        ["where(null)", () => t.where(bad(null))],
+        ["sort with an unknown direction", () => t.sort("X", bad("UP"))],
+        ["head(1.5)", () => t.head(1.5)],
+        ["slice(0.5, 2)", () => t.slice(0.5, 2)],
+        ["naturalJoin(null)", () => t.naturalJoin(bad(null), "X")],
+        ["naturalJoin with an unknown type", () => t.naturalJoin(t, "X", [], bad("SOME"))],
+        ["aggBy([null])", () => t.aggBy([bad(null)])],
+        ["agg.pct(2)", () => agg.pct(2, "X")],
+        ["agg.sum(5)", () => agg.sum(bad(5))],
+        ["toArrow(a string as signal)", () => t.toArrow(bad("x"))],
+        ["SharedTicket.fromHex(5)", () => SharedTicket.fromHex(bad(5))],
+        ["subscribe(null)", () => bs.subscribe(bad(null))],
+        ["subscribe with columns that are not names", () => bs.subscribe(t, { columns: bad(5) })],
+        ["subscribe with a negative interval", () => bs.subscribe(t, { minUpdateIntervalMs: -1 })],
+        ["snapshot with a backwards viewport", () => bs.snapshot(t, { viewport: { first: 3, last: 1 } })],
+        ["local where(5)", () => local.where(bad(5))],
+        ["local update(null)", () => local.update(bad(null))],
+        ["local onUpdate(5)", () => local.onUpdate(bad(5))],
+        ["local get of a missing column", () => local.get(0, "Nope")],
+        ["localTableFromArrow({})", () => localTableFromArrow(bad({}))],
+        ["toCSV(null)", () => toCSV(bad(null))],
+        ["toArrowIPC with an unknown format", () => toArrowIPC(local, bad("zip"))],
+        ["writeTable to an unknown extension", () => writeTable(local, "out.xlsx")],
+        ["formatText(null)", () => formatText(bad(null))],
+        ["plot of a missing column", () => plot(local, { x: "Nope", y: "X" })],
+        ["parseUri(5)", () => parseUri(bad(5))],
+        ["parseUri with a malformed escape", () => parseUri("dh+plain://h:1/scope/%E0")],
+      ];
+      const wrong: string[] = [];
+      for (const [what, f] of cases) {
+        let error: unknown;
+        try {
+          await f();
+        } catch (e) {
+          error = e;
+        }
+        if (!(error instanceof DeephavenError) || error.code !== GrpcCode.INVALID_ARGUMENT) {
+          wrong.push(`${what}: ${error === undefined ? "no error" : Deno.inspect(error).split("\n")[0]}`);
+        } else if (
+          error.cause !== undefined || error.message.length < 20 ||
+          /cannot read propert|is not (a function|iterable)|cannot be converted|malformed/i.test(
+            error.message,
+          )
+        ) {
+          wrong.push(`${what}: a runtime error passed on, not a message of ours: ${error.message}`);
+        }
+      }
+      assert.deepEqual(wrong, [], "each bad input is a DeephavenError INVALID_ARGUMENT with a message");
+
+      // Nothing was sent and nothing was lost.
+      assert.deepEqual(sessionCoreOf(session).heldExports(), before.held, "no export was made for bad input");
+      assert.deepEqual(local.toObjects(), before.rows, "the local table is unchanged");
+      assert.equal(session.state, "connected");
+      assert.deepEqual([...(await t.toArrow()).getChild("X")!], [0, 1, 2, 3], "the handle still works");
+    } finally {
+      await bs.close();
+      await session.close();
+    }
+  },
+);

@@ -5,7 +5,15 @@
  */
 
 import assert from "node:assert/strict";
-import { DeephavenError, GrpcCode, grpcCodeName, PSK_AUTH, Session } from "../../mod.ts";
+import {
+  type BarrageSession,
+  barrageSession,
+  DeephavenError,
+  GrpcCode,
+  grpcCodeName,
+  PSK_AUTH,
+  Session,
+} from "../../mod.ts";
 import type { ConnectOptions } from "../../mod.ts";
 import type { DhServer } from "../../testing/server.ts";
 
@@ -24,6 +32,16 @@ export function connectPsk(server: DhServer, options: ConnectOptions = {}): Prom
     authToken: server.psk,
     ...options,
   });
+}
+
+/**
+ * Opens a Barrage session with the server's pre-shared key.
+ *
+ * @param server The test server.
+ * @returns The Barrage session.
+ */
+export function barragePsk(server: DhServer): Promise<BarrageSession> {
+  return barrageSession({ host: server.host, port: server.port, authType: PSK_AUTH, authToken: server.psk });
 }
 
 /**

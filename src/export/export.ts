@@ -7,13 +7,19 @@
 
 import * as arrow from "../deps/apache_arrow.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
-import { type LocalTable, storageOf } from "./local_table.ts";
+import { LocalTable } from "../table/local_table.ts";
+import { Instant } from "../table/time.ts";
+// The decoder reads apache-arrow tables' values as local tables give them.
+import { arrowValues } from "../barrage/from_arrow.ts";
+import { shown } from "../validate.ts";
 
 /** A table that can be exported: a local table or an apache-arrow `Table`. */
 export type ExportableTable = LocalTable | arrow.Table;
 
 function isArrow(t: ExportableTable): t is arrow.Table {
-  return t instanceof arrow.Table;
+  if (t instanceof arrow.Table) return true;
+  if (t instanceof LocalTable) return false;
+  throw DeephavenError.invalid(`Exports need a LocalTable or an apache-arrow Table, got ${shown(t)}`);
 }
 
 function toArrowTable(t: ExportableTable): arrow.Table {
@@ -26,69 +32,13 @@ interface Rows {
   get(row: number, col: number): unknown;
 }
 
-/**
- * An instant as ISO 8601 text in UTC, keeping its full precision: 3, 6 or 9 fraction digits (as Java's
- * `Instant.toString`, which Deephaven uses), e.g. `2023-11-14T22:13:20.123456789Z`.
- *
- * @param ns Nanoseconds since the epoch.
- * @returns The text.
- */
-export function isoNanos(ns: bigint): string {
-  let ms = ns / 1_000_000n;
-  let sub = ns % 1_000_000n;
-  if (sub < 0n) {
-    sub += 1_000_000n;
-    ms -= 1n;
-  }
-  const base = new Date(Number(ms)).toISOString();
-  if (sub === 0n) return base;
-  const digits = String(sub).padStart(6, "0");
-  return `${base.slice(0, -1)}${digits.endsWith("000") ? digits.slice(0, 3) : digits}Z`;
-}
-
-const UNIT_NANOS = [1_000_000_000n, 1_000_000n, 1_000n, 1n];
-
-/** Reads the raw values of an Arrow timestamp column as ISO text with full precision. */
-function arrowInstants(v: arrow.Vector): (row: number) => string | null {
-  const factor = UNIT_NANOS[(v.type as arrow.Timestamp).unit];
-  const chunks = v.data.map((d) => ({ d, valid: arrow.makeVector(d) }));
-  return (row) => {
-    let i = row;
-    for (const { d, valid } of chunks) {
-      if (i < d.length) {
-        if (!valid.isValid(i)) return null;
-        return isoNanos(BigInt((d.values as unknown as ArrayLike<bigint | number>)[i]) * factor);
-      }
-      i -= d.length;
-    }
-    return null;
-  };
-}
-
 function rows(t: ExportableTable): Rows {
   if (isArrow(t)) {
-    const cols = t.schema.fields.map((_, j) => t.getChildAt(j));
-    const instants = cols.map((
-      v,
-    ) => (v && arrow.DataType.isTimestamp(v.type) ? arrowInstants(v) : undefined));
-    return {
-      columns: t.schema.fields.map((f) => f.name),
-      size: t.numRows,
-      get: (r, c) => instants[c]?.(r) ?? cols[c]?.get(r),
-    };
+    // The values a local table would give (exact instants and decimals), read by the same decoder.
+    const get = arrowValues(t);
+    return { columns: t.schema.fields.map((f) => f.name), size: t.numRows, get };
   }
-  // Timestamps from their stored nanoseconds (`get` gives a millisecond Date).
-  const instants = t.columns.map((_, j) => storageOf(t).store(j).kind === "timestamp");
-  return {
-    columns: t.columns,
-    size: t.size,
-    get: (r, c) => {
-      if (!instants[c]) return t.get(r, c);
-      const store = storageOf(t).store(c);
-      const slot = storageOf(t).slotAt(r);
-      return store.isNull(slot) ? null : isoNanos(store.raw(slot) as bigint);
-    },
-  };
+  return { columns: t.columns, size: t.size, get: (r, c) => t.get(r, c) };
 }
 
 /**
@@ -99,12 +49,16 @@ function rows(t: ExportableTable): Rows {
  * @returns The bytes.
  */
 export function toArrowIPC(t: ExportableTable, format: "stream" | "file" = "stream"): Uint8Array {
+  if (format !== "stream" && format !== "file") {
+    throw DeephavenError.invalid(`toArrowIPC() formats are "stream" and "file", got ${shown(format)}`);
+  }
   return arrow.tableToIPC(toArrowTable(t), format);
 }
 
 /**
  * A value in JSON-safe form: 64-bit integers as numbers when exact (else
- * strings), dates as ISO strings, non-finite numbers as strings, bytes as base64.
+ * strings), instants and dates as ISO strings (instants with their nanoseconds), non-finite numbers as
+ * strings, bytes as base64.
  *
  * @param v A table value.
  * @returns The JSON-safe value.
@@ -112,6 +66,7 @@ export function toArrowIPC(t: ExportableTable, format: "stream" | "file" = "stre
 export function jsonValue(v: unknown): unknown {
   if (v === null || v === undefined) return null;
   if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+  if (v instanceof Instant) return v.toString();
   if (v instanceof Date) return v.toISOString();
   if (typeof v === "number" && !Number.isFinite(v)) {
     return Number.isNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
@@ -160,6 +115,7 @@ function csvField(v: unknown): string {
   if (v === null || v === undefined) return "";
   let s: string;
   if (v instanceof Date) s = v.toISOString();
+  else if (v instanceof Instant) s = v.toString();
   else if (Array.isArray(v) || ArrayBuffer.isView(v)) s = JSON.stringify(jsonValue(v));
   else s = String(v);
   return /[",\r\n]/.test(s) || s === "" ? `"${s.replace(/"/g, '""')}"` : s;
@@ -214,6 +170,9 @@ export async function toParquet(t: ExportableTable): Promise<Uint8Array> {
  * @returns The table.
  */
 export async function fromParquet(bytes: Uint8Array): Promise<arrow.Table> {
+  if (!(bytes instanceof Uint8Array)) {
+    throw DeephavenError.invalid(`fromParquet() needs the file's bytes (a Uint8Array), got ${shown(bytes)}`);
+  }
   const pq = await parquetWasm();
   return arrow.tableFromIPC(pq.readParquet(bytes).intoIPCStream());
 }
@@ -228,6 +187,7 @@ export type FileFormat = "arrow" | "csv" | "json" | "parquet";
  * @returns The format.
  */
 export function formatOfPath(path: string): FileFormat {
+  if (typeof path !== "string") throw DeephavenError.invalid(`A file name is text, got ${shown(path)}`);
   const ext = path.toLowerCase().match(/\.([a-z]+)$/)?.[1];
   if (ext === "arrow" || ext === "ipc" || ext === "feather") return "arrow";
   if (ext === "csv" || ext === "json" || ext === "parquet") return ext;
@@ -247,11 +207,29 @@ export function formatOfPath(path: string): FileFormat {
  */
 export async function writeTable(t: ExportableTable, path: string, format?: FileFormat): Promise<number> {
   const f = format ?? formatOfPath(path);
+  if (!["arrow", "csv", "json", "parquet"].includes(f)) {
+    throw DeephavenError.invalid(
+      `writeTable() formats are "arrow", "csv", "json" and "parquet", got ${shown(f)}`,
+    );
+  }
   const bytes = f === "arrow"
     ? toArrowIPC(t, "file")
     : f === "parquet"
     ? await toParquet(t)
     : new TextEncoder().encode(f === "csv" ? toCSV(t) : toJSON(t));
-  await Deno.writeFile(path, bytes);
+  try {
+    await Deno.writeFile(path, bytes);
+  } catch (e) {
+    const code = e instanceof Deno.errors.NotFound
+      ? GrpcCode.NOT_FOUND
+      : e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable
+      ? GrpcCode.PERMISSION_DENIED
+      : GrpcCode.UNKNOWN;
+    throw DeephavenError.from(
+      e,
+      `Writing ${JSON.stringify(path)} failed; check the folder and its permissions`,
+      code,
+    );
+  }
   return bytes.length;
 }

@@ -52,7 +52,7 @@ function growth(s: TappedExchange): { steps: number; deltasBetween: number } {
   return { steps, deltasBetween };
 }
 
-const GROW_ROWS = 400_000;
+const GROW_ROWS = 1_000_000;
 
 const GROW_SETUP = `
 import random, threading
@@ -65,6 +65,7 @@ gs_ctx = get_exec_ctx()
 gs_src = input_table(col_defs={"K": dtypes.int32, "V": dtypes.double, "W": dtypes.int32}, key_cols="K")
 gs_src.add(empty_table(${GROW_ROWS}).update(["K = i * 2", "V = (double) ((i * 7919L) % 1000003)", "W = i"]))
 gs_view = gs_src.sort("V")
+gs_n = gs_src.count_by("N")
 gs_keys = set(range(0, ${2 * GROW_ROWS}, 2))
 gs_stop = threading.Event()
 gs_cycles = [0]
@@ -111,11 +112,16 @@ serverTest(
     let live: LiveTable | undefined;
     try {
       await session.runScript("gs_start()");
+      // Once the table is changing (a small count of it ticks), the snapshot that follows arrives while it does.
+      const ticking = await bs.subscribe(scopeTicket("gs_n"));
+      await nextUpdates(ticking, 1, 60_000);
+      ticking.close();
+      const firstStream = tap.streams.length;
       const started = performance.now();
       live = await bs.subscribe(scopeTicket("gs_view"), { minUpdateIntervalMs: 100 });
       const t = live;
       console.log(`growing: subscribed in ${since(started)} ms, ${t.size} rows`);
-      const first = growth(tap.streams[0]);
+      const first = growth(tap.streams[firstStream]);
       console.log(
         `growing: initial snapshot in ${first.steps} steps, ${first.deltasBetween} deltas in between`,
       );
@@ -167,7 +173,7 @@ serverTest(
       proxy.refuse(busiest);
       await tableReaches(t, "stale", 20_000);
       await tableReaches(t, "live", 60_000);
-      const second = growth(tap.streams[1]);
+      const second = growth(tap.streams[firstStream + 1]);
       console.log(
         `growing: resubscribed ${
           since(started)

@@ -14,7 +14,15 @@
 import * as arrow from "../deps/apache_arrow.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { checkArrowMessage } from "../arrow/guard.ts";
-import { type Chunk, type ColumnKind, columnKind, nullSentinel, toJs, TYPED } from "../table/column.ts";
+import {
+  type Chunk,
+  type ColumnKind,
+  columnKind,
+  nullSentinel,
+  toJs,
+  TYPED,
+  Utf8Chunk,
+} from "../table/column.ts";
 import type { GrowableTypedArrayConstructor } from "../table/grow.ts";
 
 /** One decoded record batch: a chunk per schema column (lengths may differ). */
@@ -33,8 +41,6 @@ function malformed(what: string): DeephavenError {
 }
 
 type TypedCtor = GrowableTypedArrayConstructor;
-
-const utf8 = new TextDecoder("utf-8", { fatal: false });
 
 class Cursor {
   node = 0;
@@ -159,31 +165,17 @@ function offsets(cur: Cursor, length: number): Int32Array {
   return o;
 }
 
-function strings(cur: Cursor): unknown[] {
+/**
+ * A string column as Arrow string data: views of the message's offsets, bytes and validity (the table copies
+ * the bytes once, in a block; nothing is decoded here).
+ */
+function strings(cur: Cursor): Utf8Chunk {
   const { length, nullCount } = cur.nextNode();
   const validity = readValidity(cur, length, nullCount);
   const o = offsets(cur, length);
   const data = cur.nextBuffer();
   if (length > 0 && o[length] > data.length) throw malformed("string data is shorter than its offsets");
-  const out = new Array<unknown>(length);
-  // Fast path: all-ASCII data decodes once; values are substrings.
-  let ascii = true;
-  const end = length > 0 ? o[length] : 0;
-  for (let i = o[0]; i < end; i++) {
-    if (data[i] >= 0x80) {
-      ascii = false;
-      break;
-    }
-  }
-  if (ascii) {
-    const all = utf8.decode(data.subarray(0, end));
-    for (let i = 0; i < length; i++) out[i] = isValid(validity, i) ? all.substring(o[i], o[i + 1]) : null;
-  } else {
-    for (let i = 0; i < length; i++) {
-      out[i] = isValid(validity, i) ? utf8.decode(data.subarray(o[i], o[i + 1])) : null;
-    }
-  }
-  return out;
+  return new Utf8Chunk(o, data, validity);
 }
 
 /** Big-endian two's complement bytes to bigint (Java `BigInteger.toByteArray`). */
@@ -256,7 +248,8 @@ function lists(cur: Cursor, field: arrow.Field): unknown[] {
   const o = fixed ? undefined : offsets(cur, length);
   const childField = (field.type as arrow.List).children[0];
   const childKind = columnKind(childField);
-  const child = column(cur, childField) as unknown[];
+  const decoded = column(cur, childField);
+  const child = (decoded instanceof Utf8Chunk ? decoded.toArray() : decoded) as unknown[];
   if (fixed && length * size > child.length) throw malformed("a fixed-size list has fewer values than rows");
   const out = new Array<unknown>(length);
   for (let i = 0; i < length; i++) {

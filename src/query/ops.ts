@@ -17,8 +17,8 @@ import {
   storageOf,
 } from "../table/local_table.ts";
 import { RowSet } from "../table/rowset.ts";
-import { type ColumnKind, columnKind, toRaw } from "../table/column.ts";
-import { bad, compareRaw, derive, growInt32, isEmptyUpdate, SlotReader } from "./derive.ts";
+import { type Chunk, type ColumnKind, columnKind, toRaw } from "../table/column.ts";
+import { bad, derive, growInt32, isEmptyUpdate, SlotReader } from "./derive.ts";
 import { compileFilter } from "./filter.ts";
 
 export { aggBy, firstBy, lastBy } from "./aggregate.ts";
@@ -62,7 +62,7 @@ function fieldFor(name: string, sample: unknown): arrow.Field {
 function mapped(source: LocalTable, columns: MappedColumn[]): LocalTable {
   const reader = new SlotReader(source);
   const schema = new arrow.Schema(columns.map((c) => c.field), (source.schema as arrow.Schema).metadata);
-  const values = (c: MappedColumn, slots: Int32Array): unknown[] => {
+  const values = (c: MappedColumn, slots: Int32Array): Chunk => {
     if (c.from !== undefined) return reader.rawColumn(c.from, slots);
     const out = new Array<unknown>(slots.length);
     for (let i = 0; i < slots.length; i++) out[i] = toRaw(c.kind, c.fn!(reader.row(slots[i])));
@@ -280,8 +280,7 @@ export function sort(source: LocalTable, columns: string[], descending: boolean[
   const sortCols = new Set(columns);
   const cmp = (a: number, b: number): number => {
     for (let k = 0; k < keys.length; k++) {
-      const st = reader.stores[keys[k]];
-      const c = compareRaw(st.kind, st.raw(a), st.raw(b));
+      const c = reader.stores[keys[k]].compareSlots(a, b);
       if (c !== 0) return descending[k] ? -c : c;
     }
     return storageOf(source).positionOfSlot(a) - storageOf(source).positionOfSlot(b);

@@ -183,13 +183,31 @@ class UpdateApplier {
     }
     if (fd.dataHeader.length === 0) return this.#finishIfComplete();
     const batch = decodeRecordBatch(fd.dataHeader, fd.dataBody, this.#schema);
-    if (!this.#pending) {
+    const p = this.#pending;
+    if (!p) {
       throw new DeephavenError(
         "Malformed Barrage stream: a record batch arrived without update metadata; report this with the server version",
         { code: GrpcCode.DATA_LOSS },
       );
     }
-    this.#pending.add(batch);
+    if (this.mode() === "append" && p.addReceived < p.addExpected) {
+      // Appended rows go into the table as each batch arrives, so that the message can be dropped at once.
+      const table = this.writer.storage;
+      const n = Math.min(batch.length, p.addExpected - p.addReceived);
+      if (p.addReceived === 0) table.reserve(table.size + p.addExpected);
+      if (n > 0) {
+        const start = table.size;
+        this.writer.applyPositional({
+          isSnapshot: true,
+          removed: RowSet.EMPTY,
+          added: RowSet.range(start, start + n - 1),
+          addData: batch.columns.map((c) => (c.length > 0 ? [c] : [])),
+          modified: [],
+          modData: [],
+        });
+      }
+      p.addReceived += batch.length;
+    } else p.add(batch);
     return this.#finishIfComplete();
   }
 
@@ -211,16 +229,7 @@ class UpdateApplier {
     const replace = this.#replace;
     this.#replace = false;
     if (mode === "append") {
-      const n = p.addExpected;
-      const start = table.size;
-      this.writer.applyPositional({
-        isSnapshot: true,
-        removed: RowSet.EMPTY,
-        added: n > 0 ? RowSet.range(start, start + n - 1) : RowSet.EMPTY,
-        addData: p.addData,
-        modified: [],
-        modData: [],
-      });
+      // The rows were appended as their batches arrived (see feed).
     } else if (mode === "positional") {
       // Viewport messages speak of offsets; src/barrage/viewport.ts turns them into the table's keys.
       this.writer.applyKeyed(viewportChange({

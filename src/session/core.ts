@@ -27,6 +27,7 @@ function exportId(ticket: Uint8Array): number {
   return new DataView(ticket.buffer, ticket.byteOffset, ticket.byteLength).getInt32(1, true);
 }
 import { type FlightPayload, tableFromFlight } from "../arrow/ipc.ts";
+import { snapshotRequest } from "../barrage/messages.ts";
 import { ConfigService } from "../generated/proto/deephaven_core/proto/config_pb.ts";
 import { SessionService } from "../generated/proto/deephaven_core/proto/session_pb.ts";
 import {
@@ -525,6 +526,27 @@ export class SessionCore {
       const fd of this.channel.serverStream(rpc(FlightService.method.doGet), { ticket }, { what, signal })
     ) {
       messages.push({ dataHeader: fd.dataHeader, dataBody: fd.dataBody });
+    }
+    if (messages.length === 0) {
+      throw new DeephavenError(`${what} failed: the server sent no data`, { code: GrpcCode.DATA_LOSS });
+    }
+    return tableFromFlight(messages);
+  }
+
+  /**
+   * Static snapshot of any table ticket as an Arrow table through a Barrage snapshot request (Flight
+   * DoExchange, Arrow validity bitmaps): the same record batches as DoGet's, which the server produces
+   * with less work.
+   */
+  async exchangeSnapshot(ticket: Uint8Array, signal?: AbortSignal): Promise<Table> {
+    const what = `Snapshot of ${describeTicket(ticket)}`;
+    this.checkAlive(what);
+    const call = this.channel.bidi(rpc(FlightService.method.doExchange), { what, signal });
+    call.send({ appMetadata: snapshotRequest(ticket, { useDeephavenNulls: false }) });
+    call.end();
+    const messages: FlightPayload[] = [];
+    for await (const fd of call) {
+      if (fd.dataHeader.length > 0) messages.push({ dataHeader: fd.dataHeader, dataBody: fd.dataBody });
     }
     if (messages.length === 0) {
       throw new DeephavenError(`${what} failed: the server sent no data`, { code: GrpcCode.DATA_LOSS });

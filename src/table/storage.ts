@@ -209,6 +209,18 @@ export class TableStorage {
     return out;
   }
 
+  /**
+   * Makes room for `rows` rows in every column and the position index at once (for a snapshot whose size is
+   * known before its rows arrive), so that storage does not grow step by step.
+   *
+   * @param rows The row count to make room for.
+   */
+  reserve(rows: number): void {
+    const slots = this.#slotHigh + Math.max(0, rows - this.#size - this.#free.length);
+    for (const c of this.columns) c.ensureCapacity(slots);
+    this.#ensurePosCapacity(rows);
+  }
+
   #ensurePosCapacity(n: number): void {
     if (n <= this.#posToSlot.length) return;
     this.#posToSlot = growTyped(this.#posToSlot, this.#size, n);

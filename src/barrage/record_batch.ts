@@ -33,7 +33,8 @@ export interface DecodedBatch {
   columns: Chunk[];
 }
 
-function malformed(what: string): DeephavenError {
+/** The error of a malformed record batch (DATA_LOSS). */
+export function malformedBatch(what: string): DeephavenError {
   return new DeephavenError(
     `Malformed Barrage record batch: ${what}; report this with the server version`,
     { code: GrpcCode.DATA_LOSS },
@@ -46,7 +47,7 @@ class Cursor {
   node = 0;
   buffer = 0;
   constructor(
-    readonly meta: arrow.RecordBatch | {
+    readonly meta: {
       nodes: { length: number; nullCount: number }[];
       buffers: { offset: number; length: number }[];
     },
@@ -54,25 +55,21 @@ class Cursor {
   ) {}
 
   nextNode(): { length: number; nullCount: number } {
-    // deno-lint-ignore no-explicit-any
-    const nodes = (this.meta as any).nodes as { length: number; nullCount: number }[];
-    const n = nodes[this.node++];
-    if (!n) throw malformed("fewer field nodes than schema columns");
+    const n = this.meta.nodes[this.node++];
+    if (!n) throw malformedBatch("fewer field nodes than schema columns");
     const length = Number(n.length), nullCount = Number(n.nullCount);
     if (!(length >= 0) || length > 0x7fffffff || !(nullCount >= 0) || nullCount > length) {
-      throw malformed("a field node has an impossible length");
+      throw malformedBatch("a field node has an impossible length");
     }
     return { length, nullCount };
   }
 
   nextBuffer(): Uint8Array {
-    // deno-lint-ignore no-explicit-any
-    const buffers = (this.meta as any).buffers as { offset: number; length: number }[];
-    const b = buffers[this.buffer++];
-    if (!b) throw malformed("fewer buffers than the schema needs");
+    const b = this.meta.buffers[this.buffer++];
+    if (!b) throw malformedBatch("fewer buffers than the schema needs");
     const off = Number(b.offset), len = Number(b.length);
     if (!(off >= 0) || !(len >= 0) || off + len > this.body.length) {
-      throw malformed("a buffer lies outside the message body");
+      throw malformedBatch("a buffer lies outside the message body");
     }
     return this.body.subarray(off, off + len);
   }
@@ -80,7 +77,7 @@ class Cursor {
 
 function view<T extends TypedCtor>(T: T, bytes: Uint8Array, count: number): InstanceType<T> {
   const size = T.BYTES_PER_ELEMENT;
-  if (bytes.length < count * size) throw malformed("a value buffer is shorter than its column");
+  if (bytes.length < count * size) throw malformedBatch("a value buffer is shorter than its column");
   if ((bytes.byteOffset % size) === 0) {
     return new T(bytes.buffer as ArrayBuffer, bytes.byteOffset, count) as InstanceType<T>;
   }
@@ -96,7 +93,7 @@ function isValid(validity: Uint8Array | undefined, i: number): boolean {
 function readValidity(cur: Cursor, length: number, nullCount: number): Uint8Array | undefined {
   const v = cur.nextBuffer();
   if (nullCount === 0 || v.length === 0) return undefined;
-  if (v.length * 8 < length) throw malformed("a validity buffer is shorter than its column");
+  if (v.length * 8 < length) throw malformedBatch("a validity buffer is shorter than its column");
   return v;
 }
 
@@ -121,7 +118,7 @@ function fixedWidth(cur: Cursor, field: arrow.Field, kind: ColumnKind): Chunk {
   const t = field.type;
   let values: Chunk;
   if (kind === "bool") {
-    if (data.length * 8 < length) throw malformed("a boolean buffer is shorter than its column");
+    if (data.length * 8 < length) throw malformedBatch("a boolean buffer is shorter than its column");
     const out = new Int8Array(length);
     for (let i = 0; i < length; i++) out[i] = (data[i >> 3] >> (i & 7)) & 1;
     values = out;
@@ -160,7 +157,7 @@ function offsets(cur: Cursor, length: number): Int32Array {
   if (length === 0) return new Int32Array(1);
   const o = view(Int32Array, b, length + 1);
   for (let i = 0; i < length; i++) {
-    if (o[i] < 0 || o[i + 1] < o[i]) throw malformed("offsets are not increasing");
+    if (o[i] < 0 || o[i + 1] < o[i]) throw malformedBatch("offsets are not increasing");
   }
   return o;
 }
@@ -174,7 +171,7 @@ function strings(cur: Cursor): Utf8Chunk {
   const validity = readValidity(cur, length, nullCount);
   const o = offsets(cur, length);
   const data = cur.nextBuffer();
-  if (length > 0 && o[length] > data.length) throw malformed("string data is shorter than its offsets");
+  if (length > 0 && o[length] > data.length) throw malformedBatch("string data is shorter than its offsets");
   return new Utf8Chunk(o, data, validity);
 }
 
@@ -215,7 +212,7 @@ function binaries(cur: Cursor, kind: ColumnKind): unknown[] {
   const validity = readValidity(cur, length, nullCount);
   const o = offsets(cur, length);
   const data = cur.nextBuffer();
-  if (length > 0 && o[length] > data.length) throw malformed("binary data is shorter than its offsets");
+  if (length > 0 && o[length] > data.length) throw malformedBatch("binary data is shorter than its offsets");
   const out = new Array<unknown>(length);
   for (let i = 0; i < length; i++) {
     if (!isValid(validity, i)) {
@@ -225,7 +222,7 @@ function binaries(cur: Cursor, kind: ColumnKind): unknown[] {
     const b = data.subarray(o[i], o[i + 1]);
     if (kind === "bigint") out[i] = bigIntFromBytes(b);
     else if (kind === "decimal") {
-      if (b.length < 4) throw malformed("a BigDecimal value is shorter than its scale");
+      if (b.length < 4) throw malformedBatch("a BigDecimal value is shorter than its scale");
       const sc = new DataView(b.buffer, b.byteOffset, 4).getInt32(0, true);
       out[i] = decimalText(bigIntFromBytes(b.subarray(4)), sc);
     } else out[i] = b.slice();
@@ -250,7 +247,9 @@ function lists(cur: Cursor, field: arrow.Field): unknown[] {
   const childKind = columnKind(childField);
   const decoded = column(cur, childField);
   const child = (decoded instanceof Utf8Chunk ? decoded.toArray() : decoded) as unknown[];
-  if (fixed && length * size > child.length) throw malformed("a fixed-size list has fewer values than rows");
+  if (fixed && length * size > child.length) {
+    throw malformedBatch("a fixed-size list has fewer values than rows");
+  }
   const out = new Array<unknown>(length);
   for (let i = 0; i < length; i++) {
     if (!isValid(validity, i)) {
@@ -258,7 +257,7 @@ function lists(cur: Cursor, field: arrow.Field): unknown[] {
       continue;
     }
     const start = o ? o[i] : i * size, end = o ? o[i + 1] : (i + 1) * size;
-    if (end > child.length) throw malformed("list offsets run past the list values");
+    if (end > child.length) throw malformedBatch("list offsets run past the list values");
     const row = new Array<unknown>(end - start);
     for (let j = start; j < end; j++) row[j - start] = toJs(childKind, child[j]);
     out[i] = row;
@@ -304,21 +303,39 @@ function column(cur: Cursor, field: arrow.Field): Chunk {
   }
 }
 
+/** A field node of a record batch: a column's length and null count. */
+export interface FieldNode {
+  length: number;
+  nullCount: number;
+}
+
+/** A buffer of a record batch: where it lies in the message body. */
+export interface BatchBuffer {
+  offset: number;
+  length: number;
+}
+
+/** The metadata of a record batch message: its length, field nodes and buffers. */
+export interface BatchLayout {
+  length: number;
+  nodes: FieldNode[];
+  buffers: BatchBuffer[];
+}
+
 /**
- * Decodes a record batch message into per-column chunks.
+ * Reads and checks the header of a record batch message (a dictionary batch or compression is refused).
+ * Node and buffer values are checked as the columns read them.
  *
  * @param header The flatbuffer Arrow `Message` (FlightData `data_header`).
- * @param body The message body (FlightData `data_body`).
- * @param schema The stream's schema.
- * @returns The decoded batch.
+ * @returns Its length, field nodes and buffers.
  */
-export function decodeRecordBatch(header: Uint8Array, body: Uint8Array, schema: arrow.Schema): DecodedBatch {
+export function readBatchHeader(header: Uint8Array): BatchLayout {
   checkArrowMessage(header);
   let msg: arrow.Message;
   try {
     msg = arrow.Message.decode(header);
   } catch (e) {
-    throw malformed(`cannot decode the message header (${(e as Error).message})`);
+    throw malformedBatch(`cannot decode the message header (${(e as Error).message})`);
   }
   if (msg.headerType !== arrow.MessageHeader.RecordBatch) {
     if (msg.headerType === arrow.MessageHeader.DictionaryBatch) {
@@ -327,14 +344,20 @@ export function decodeRecordBatch(header: Uint8Array, body: Uint8Array, schema: 
         { code: GrpcCode.UNIMPLEMENTED },
       );
     }
-    throw malformed("expected a RecordBatch message");
+    throw malformedBatch("expected a RecordBatch message");
   }
-  let meta: arrow.RecordBatch & { length: number; compression: unknown };
+  type Numeric = number | bigint;
+  let meta: {
+    length: Numeric;
+    compression: unknown;
+    nodes: { length: Numeric; nullCount: Numeric }[];
+    buffers: { offset: Numeric; length: Numeric }[];
+  };
   try {
-    meta = msg.header() as unknown as arrow.RecordBatch & { length: number; compression: unknown };
+    meta = msg.header() as unknown as typeof meta;
   } catch (e) {
     // apache-arrow throws a TypeError for 64-bit lengths and offsets beyond 2^53.
-    throw malformed(`cannot decode the record batch header (${(e as Error).message})`);
+    throw malformedBatch(`cannot decode the record batch header (${(e as Error).message})`);
   }
   if (meta.compression) {
     throw new DeephavenError(
@@ -344,6 +367,77 @@ export function decodeRecordBatch(header: Uint8Array, body: Uint8Array, schema: 
       },
     );
   }
+  return {
+    length: Number(meta.length),
+    nodes: meta.nodes.map((n) => ({ length: Number(n.length), nullCount: Number(n.nullCount) })),
+    buffers: meta.buffers.map((b) => ({ offset: Number(b.offset), length: Number(b.length) })),
+  };
+}
+
+/**
+ * How many field nodes and buffers a field's column takes in a record batch, in the order the decoder
+ * reads them (see `column`): 2 buffers for fixed-width columns, 3 for strings and binaries, lists their
+ * validity (and offsets) then their child, other types their layout's buffers then their children.
+ *
+ * @param field The field.
+ * @returns The counts.
+ */
+export function layoutOf(field: arrow.Field): { nodes: number; buffers: number } {
+  const t = field.type;
+  let nodes = 1, buffers: number;
+  switch (columnKind(field)) {
+    case "string":
+    case "bigint":
+    case "decimal":
+    case "binary":
+      buffers = 3;
+      break;
+    case "list":
+      buffers = t.typeId === arrow.Type.FixedSizeList ? 1 : 2;
+      break;
+    case "other":
+      buffers = arrow.DataType.isNull(t) ? 0 : arrow.DataType.isStruct(t) ? 1 : 2;
+      break;
+    default:
+      buffers = 2;
+  }
+  for (const c of t.children ?? []) {
+    const l = layoutOf(c);
+    nodes += l.nodes;
+    buffers += l.buffers;
+  }
+  return { nodes, buffers };
+}
+
+/**
+ * Decodes one column from its own field nodes and buffers (offsets into `body`, which must be 8-byte
+ * aligned), as {@linkcode decodeRecordBatch} decodes it inside a whole batch.
+ *
+ * @param field The column's field.
+ * @param nodes Its field nodes (see {@linkcode layoutOf}).
+ * @param buffers Its buffers.
+ * @param body The bytes the buffers lie in.
+ * @returns The decoded chunk.
+ */
+export function decodeColumn(
+  field: arrow.Field,
+  nodes: FieldNode[],
+  buffers: BatchBuffer[],
+  body: Uint8Array,
+): Chunk {
+  return column(new Cursor({ nodes, buffers }, body), field);
+}
+
+/**
+ * Decodes a record batch message into per-column chunks.
+ *
+ * @param header The flatbuffer Arrow `Message` (FlightData `data_header`).
+ * @param body The message body (FlightData `data_body`).
+ * @param schema The stream's schema.
+ * @returns The decoded batch.
+ */
+export function decodeRecordBatch(header: Uint8Array, body: Uint8Array, schema: arrow.Schema): DecodedBatch {
+  const meta = readBatchHeader(header);
   // A plain, 8-byte aligned Uint8Array: typed views need alignment, and a Node Buffer's slice() is not a copy.
   let plain = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
   if (plain.byteOffset % 8 !== 0) {
@@ -353,5 +447,5 @@ export function decodeRecordBatch(header: Uint8Array, body: Uint8Array, schema: 
   const cur = new Cursor(meta, plain);
   const columns: Chunk[] = [];
   for (const f of schema.fields) columns.push(column(cur, f));
-  return { length: Number(meta.length), columns };
+  return { length: meta.length, columns };
 }

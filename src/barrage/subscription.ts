@@ -15,16 +15,10 @@ import { isTransient, type SessionCore } from "../session/core.ts";
 import { schemaFromFlatbuffer } from "../arrow/ipc.ts";
 import { describeTicket } from "../session/ticket.ts";
 import { createLocalTable, LocalTable, type TableState, type TableWriter } from "../table/local_table.ts";
-import { viewportChange } from "./viewport.ts";
 import { RowSet } from "../table/rowset.ts";
-import type { Chunk } from "../table/column.ts";
-import { decodeRecordBatch } from "./record_batch.ts";
-import {
-  decodeUpdateMetadata,
-  snapshotRequest,
-  subscriptionRequest,
-  type UpdateMetadata,
-} from "./messages.ts";
+import { UpdateApplier } from "./applier.ts";
+import { SnapshotStream } from "./snapshot_stream.ts";
+import { snapshotRequest, subscriptionRequest, type UpdateMetadata } from "./messages.ts";
 import { FlightService } from "../generated/proto/arrow/flight/protocol/flight_pb.ts";
 import type { FlightData } from "../generated/proto/arrow/flight/protocol/flight_pb.ts";
 
@@ -103,162 +97,11 @@ function columnIndexes(
   });
 }
 
-/** An update being assembled from its record batches. */
-class PendingUpdate {
-  readonly addExpected: number;
-  addReceived = 0;
-  readonly addData: Chunk[][];
-  readonly modExpected: number[];
-  readonly modReceived: number[];
-  readonly modData: Chunk[][];
-
-  constructor(readonly meta: UpdateMetadata, columnCount: number) {
-    this.addExpected = (meta.addedRowsIncluded ?? meta.addedRows).size;
-    this.addData = Array.from({ length: columnCount }, () => []);
-    this.modExpected = Array.from({ length: columnCount }, (_, i) => meta.modifiedRows[i]?.size ?? 0);
-    this.modReceived = new Array(columnCount).fill(0);
-    this.modData = Array.from({ length: columnCount }, () => []);
-  }
-
-  add(batch: { length: number; columns: Chunk[] }): void {
-    if (this.addReceived < this.addExpected) {
-      batch.columns.forEach((c, i) => {
-        if (c.length > 0) this.addData[i].push(c);
-      });
-      this.addReceived += batch.length;
-    } else {
-      batch.columns.forEach((c, i) => {
-        if (c.length > 0) {
-          this.modData[i].push(c);
-          this.modReceived[i] += c.length;
-        }
-      });
-    }
-  }
-
-  get complete(): boolean {
-    return this.addReceived >= this.addExpected && this.modExpected.every((n, i) => this.modReceived[i] >= n);
-  }
-}
-
 /** The writers of live tables (only this module writes them). */
 const liveWriters = new WeakMap<LiveTable, TableWriter>();
 
 function writerOf(t: LiveTable): TableWriter {
   return liveWriters.get(t)!;
-}
-
-/** Applies Barrage messages of one stream to a local table. */
-class UpdateApplier {
-  #schema: arrow.Schema;
-  #pending: PendingUpdate | undefined;
-  readonly #blink: boolean;
-
-  #replace: boolean;
-
-  constructor(
-    schema: arrow.Schema,
-    readonly writer: TableWriter,
-    readonly mode: () => "keyed" | "positional" | "append",
-    replace = false,
-  ) {
-    this.#replace = replace;
-    this.#schema = schema;
-    this.#blink = schema.metadata.get("deephaven:attribute.BlinkTable") === "true";
-  }
-
-  /** Feeds one FlightData; returns the metadata of an update when this message completed it. */
-  feed(fd: FlightData): UpdateMetadata | undefined {
-    if (fd.appMetadata.length > 0) {
-      const meta = decodeUpdateMetadata(fd.appMetadata);
-      if (meta) {
-        if (this.#pending) {
-          throw new DeephavenError(
-            "Malformed Barrage stream: an update started before the previous one was complete; report this with the server version",
-            { code: GrpcCode.DATA_LOSS },
-          );
-        }
-        this.#pending = new PendingUpdate(meta, this.#schema.fields.length);
-      }
-    }
-    if (fd.dataHeader.length === 0) return this.#finishIfComplete();
-    const batch = decodeRecordBatch(fd.dataHeader, fd.dataBody, this.#schema);
-    const p = this.#pending;
-    if (!p) {
-      throw new DeephavenError(
-        "Malformed Barrage stream: a record batch arrived without update metadata; report this with the server version",
-        { code: GrpcCode.DATA_LOSS },
-      );
-    }
-    if (this.mode() === "append" && p.addReceived < p.addExpected) {
-      // Appended rows go into the table as each batch arrives, so that the message can be dropped at once.
-      const table = this.writer.storage;
-      const n = Math.min(batch.length, p.addExpected - p.addReceived);
-      if (p.addReceived === 0) table.reserve(table.size + p.addExpected);
-      if (n > 0) {
-        const start = table.size;
-        this.writer.applyPositional({
-          isSnapshot: true,
-          removed: RowSet.EMPTY,
-          added: RowSet.range(start, start + n - 1),
-          addData: batch.columns.map((c) => (c.length > 0 ? [c] : [])),
-          modified: [],
-          modData: [],
-        });
-      }
-      p.addReceived += batch.length;
-    } else p.add(batch);
-    return this.#finishIfComplete();
-  }
-
-  /** Rows received and expected of the update being assembled (`undefined` between updates). */
-  get pendingRows(): { received: number; expected: number } | undefined {
-    const p = this.#pending;
-    return p ? { received: Math.min(p.addReceived, p.addExpected), expected: p.addExpected } : undefined;
-  }
-
-  #finishIfComplete(): UpdateMetadata | undefined {
-    const p = this.#pending;
-    if (!p || !p.complete) return undefined;
-    this.#pending = undefined;
-    const m = p.meta;
-    const table = this.writer.storage;
-    if (m.tableSize >= 0n) this.writer.setSourceSize(Number(m.tableSize));
-    const mode = this.mode();
-    // The first update after a resubscription replaces every row the table held.
-    const replace = this.#replace;
-    this.#replace = false;
-    if (mode === "append") {
-      // The rows were appended as their batches arrived (see feed).
-    } else if (mode === "positional") {
-      // Viewport messages speak of offsets; src/barrage/viewport.ts turns them into the table's keys.
-      this.writer.applyKeyed(viewportChange({
-        isSnapshot: m.isSnapshot,
-        resubscribed: replace,
-        removed: replace ? (table.size > 0 ? RowSet.range(0, table.size - 1) : RowSet.EMPTY) : m.removedRows,
-        added: m.addedRows,
-        addData: p.addData,
-        modified: m.modifiedRows,
-        modData: p.modData,
-      }, table.size));
-    } else {
-      const removed = replace || (this.#blink && !m.isSnapshot)
-        ? table.rowSet.union(m.removedRows)
-        : m.removedRows;
-      this.writer.applyKeyed({
-        isSnapshot: m.isSnapshot,
-        resubscribed: replace,
-        removed,
-        shifts: m.shiftData,
-        added: m.addedRows,
-        addedIncluded: m.addedRowsIncluded,
-        addData: p.addData,
-        modified: m.modifiedRows,
-        modData: p.modData,
-      });
-    }
-    return m;
-  }
 }
 
 /**
@@ -411,6 +254,8 @@ async function firstMessage(it: AsyncIterator<FlightData>, what: string): Promis
   }
   return schemaFromFlatbuffer(r.value.dataHeader);
 }
+
+const FLIGHT_EXCHANGE = "/arrow.flight.protocol.FlightService/DoExchange";
 
 function exchange(core: SessionCore, what: string, signal?: AbortSignal): Exchange {
   core.checkAlive(what);
@@ -587,8 +432,7 @@ export async function snapshotTicket(
   const what = `Snapshot of ${describeTicket(ticket)}`;
   const viewport = viewportRowSet(options.viewport);
   const columns = columnIndexes(schemaHint, options.columns);
-  const call = exchange(core, what, options.signal);
-  call.send({
+  const request = {
     appMetadata: snapshotRequest(ticket, {
       columns,
       viewport,
@@ -597,7 +441,28 @@ export async function snapshotTicket(
       batchSize: options.batchSize,
       maxMessageSize: options.maxMessageSize,
     }),
-  });
+  };
+  if (core.channel.receives(FLIGHT_EXCHANGE)) {
+    // The rows go from the socket into the table as they arrive (snapshot_stream.ts).
+    const stream = new SnapshotStream({ what, expectedRows, onProgress: options.onProgress });
+    core.checkAlive(what);
+    const call = core.channel.bidi(rpc(FlightService.method.doExchange), {
+      what,
+      signal: options.signal,
+      receive: (n) => stream.receive(n),
+    });
+    try {
+      call.send(request);
+      call.end();
+      for await (const _ of call) { /* the receiver takes every message */ }
+      return stream.done();
+    } catch (e) {
+      call.cancel();
+      throw explain(e, what);
+    }
+  }
+  const call = exchange(core, what, options.signal);
+  call.send(request);
   call.end();
   const it = call[Symbol.asyncIterator]();
   try {

@@ -125,8 +125,9 @@ export class ColumnStore {
   readonly utf8: Utf8Store | undefined;
   readonly #sentinel: number | bigint | undefined;
   /**
-   * Slots below this hold a value or null. Typed storage past it (spare capacity from growing) is filled
-   * with null only when `ensureCapacity` hands it out, so memory that is never used is never touched.
+   * Slots below this hold a value or null. Storage past it (spare capacity from growing, or claimed slots
+   * being written directly) is made null only when handed out (`ensureCapacity`, `settle`), so memory
+   * that is never used is never touched, and memory written directly is written once.
    */
   #ready: number;
 
@@ -138,19 +139,12 @@ export class ColumnStore {
     this.field = field;
     this.kind = columnKind(field);
     this.#sentinel = nullSentinel(this.kind);
-    const T = TYPED[this.kind];
     if (this.kind === "string") {
       this.utf8 = new Utf8Store();
-      this.utf8.ensureCapacity(capacity);
       this.data = [];
-      this.#ready = capacity;
-      return;
-    }
-    this.data = T ? allocTyped(T, capacity) : new Array<unknown>(capacity).fill(null);
-    if (T && this.#sentinel !== undefined) {
-      (this.data as unknown as { fill(v: unknown): void }).fill(this.#sentinel);
-    }
-    this.#ready = capacity;
+    } else this.data = TYPED[this.kind] ? allocTyped(TYPED[this.kind]!, 0) : [];
+    this.#ready = 0;
+    this.ensureCapacity(capacity);
   }
 
   /** Column name. */
@@ -175,26 +169,56 @@ export class ColumnStore {
   /** Grows storage to hold at least `n` slots (large typed storage in place, see grow.ts); new slots read as null. */
   ensureCapacity(n: number): void {
     if (n <= this.#ready) return;
-    if (this.utf8) {
-      this.utf8.ensureCapacity(n);
-      this.#ready = n;
-      return;
-    }
-    const T = TYPED[this.kind];
-    if (T) {
-      if (n > this.data.length) this.data = growTyped(this.data as GrowableTypedArray, this.#ready, n);
-      // Slots never written read as null (e.g. columns outside a subscription's column set).
-      // deno-lint-ignore no-explicit-any
-      if (this.#sentinel !== undefined) (this.data as any).fill(this.#sentinel, this.#ready, n);
-      this.#ready = n;
-    } else {
+    if (!this.utf8 && !TYPED[this.kind]) {
       const arr = this.data as unknown[];
       const old = arr.length;
       const cap = Math.max(n, Math.ceil(old * 1.5), 16);
       arr.length = cap;
       arr.fill(null, old);
       this.#ready = cap;
+      return;
     }
+    this.claim(n);
+    this.settle(n);
+  }
+
+  /**
+   * Grows storage to hold at least `n` slots without making the new ones null, for a writer that fills
+   * them directly ({@linkcode ColumnStore.directBytes}, `utf8.setRun`), then marks them
+   * ({@linkcode ColumnStore.markWritten}) and makes what it did not write null
+   * ({@linkcode ColumnStore.settle}). Memory is then written once, not first with nulls.
+   */
+  claim(n: number): void {
+    if (this.utf8) this.utf8.claim(n);
+    else if (TYPED[this.kind]) {
+      const d = this.data as GrowableTypedArray;
+      if (n > d.length) this.data = growTyped(d, d.length, n);
+    } else this.ensureCapacity(n);
+  }
+
+  /** Makes the slots below `n` that were claimed but neither written nor null, null. */
+  settle(n: number): void {
+    if (n <= this.#ready) return;
+    if (this.utf8) this.utf8.settle(this.#ready, n);
+    // Slots never written read as null (e.g. columns outside a subscription's column set).
+    // deno-lint-ignore no-explicit-any
+    else if (this.#sentinel !== undefined) (this.data as any).fill(this.#sentinel, this.#ready, n);
+    this.#ready = n;
+  }
+
+  /** Records that claimed slots `[from, to)` were written directly. */
+  markWritten(from: number, to: number): void {
+    if (from <= this.#ready && to > this.#ready) this.#ready = to;
+  }
+
+  /**
+   * The bytes of slots `[first, first + n)` of a fixed-width column (claimed), for writing values of the
+   * storage's own type and width directly.
+   */
+  directBytes(first: number, n: number): Uint8Array {
+    const d = this.data as GrowableTypedArray;
+    const w = d.BYTES_PER_ELEMENT;
+    return new Uint8Array(d.buffer, d.byteOffset + first * w, n * w);
   }
 
   /**

@@ -132,6 +132,8 @@ export class TableStorage {
   #slotHigh = 0;
   #slotToPos: Int32Array = new Int32Array(16);
   #posValidUpTo = 0;
+  /** Between beginAppend and endAppend. */
+  #appending = false;
 
   /**
    * Creates empty storage for a schema.
@@ -211,13 +213,14 @@ export class TableStorage {
 
   /**
    * Makes room for `rows` rows in every column and the position index at once (for a snapshot whose size is
-   * known before its rows arrive), so that storage does not grow step by step.
+   * known before its rows arrive), so that storage does not grow step by step. The room is claimed, not
+   * written: slots become null as they are handed out.
    *
    * @param rows The row count to make room for.
    */
   reserve(rows: number): void {
     const slots = this.#slotHigh + Math.max(0, rows - this.#size - this.#free.length);
-    for (const c of this.columns) c.ensureCapacity(slots);
+    for (const c of this.columns) c.claim(slots);
     this.#ensurePosCapacity(rows);
   }
 
@@ -422,6 +425,65 @@ export class TableStorage {
       shifted: !shifts.isEmpty,
       shifts: shifts.isEmpty ? undefined : shifts,
       slots: { removed: removedSlots, added: addedSlots, modified: modifiedSlots },
+    };
+  }
+
+  /**
+   * Starts appending `n` rows whose values the caller writes straight into the columns' storage (a
+   * snapshot streaming from the socket, see `ColumnStore.claim`): returns the first of their slots, which
+   * are consecutive, or `undefined` when they would not be (slots freed by removals are reused first).
+   * The rows join the table at {@linkcode TableStorage.endAppend}.
+   *
+   * @param n The number of rows.
+   * @returns The first slot, or `undefined`.
+   */
+  beginAppend(n: number): number | undefined {
+    if (this.#free.length > 0 || this.#appending) return undefined;
+    const first = this.#slotHigh;
+    for (const c of this.columns) c.claim(first + n);
+    this.#appending = true;
+    return first;
+  }
+
+  /** Gives up an append begun with {@linkcode TableStorage.beginAppend} before anything was written. */
+  cancelAppend(): void {
+    this.#appending = false;
+  }
+
+  /**
+   * Ends an append begun with {@linkcode TableStorage.beginAppend}: the slots no column marked written are
+   * null, and the rows join the table at its end (positions are keys, as in `applyPositional`).
+   *
+   * @param first The first slot `beginAppend` returned.
+   * @param n The number of rows.
+   * @returns What changed, for the update event.
+   */
+  endAppend(first: number, n: number): AppliedChange {
+    this.#appending = false;
+    const end = first + n;
+    this.#slotHigh = end;
+    for (const c of this.columns) c.settle(end);
+    const start = this.#size;
+    this.#ensurePosCapacity(start + n);
+    const p = this.#posToSlot;
+    for (let i = 0; i < n; i++) p[start + i] = first + i;
+    this.#size = start + n;
+    this.#rowSet = this.#size > 0 ? RowSet.range(0, this.#size - 1) : RowSet.EMPTY;
+    let added: Int32Array | undefined;
+    return {
+      added: n > 0 ? RowSet.range(start, start + n - 1) : RowSet.EMPTY,
+      removed: RowSet.EMPTY,
+      modified: RowSet.EMPTY,
+      modifiedColumns: [],
+      shifted: false,
+      slots: {
+        removed: EMPTY_SLOTS,
+        // Made only when a derived view asks.
+        get added(): Int32Array {
+          return added ??= Int32Array.from({ length: n }, (_, i) => first + i);
+        },
+        modified: EMPTY_SLOTS,
+      },
     };
   }
 

@@ -156,12 +156,10 @@ export class Utf8Store {
   #used = 0;
   /** Heap bytes of overwritten and cleared values. */
   #dead = 0;
-  /** Slots below this hold a value or null. */
-  #ready = 0;
 
   /** Slot capacity. */
   get capacity(): number {
-    return this.#ready;
+    return this.#starts.length;
   }
 
   /** Bytes held: slot arrays and heap, whole buffers. */
@@ -169,15 +167,17 @@ export class Utf8Store {
     return this.#starts.buffer.byteLength + this.#lens.buffer.byteLength + this.#heap.buffer.byteLength;
   }
 
-  /** Grows to at least `n` slots; new slots read as null. */
-  ensureCapacity(n: number): void {
-    if (n <= this.#ready) return;
-    const cap = Math.max(n, this.#ready);
-    this.#starts = growTyped(this.#starts, this.#ready, cap);
-    this.#lens = growTyped(this.#lens, this.#ready, cap);
-    this.#starts.fill(NULL, this.#ready, n);
-    this.#lens.fill(0, this.#ready, n);
-    this.#ready = n;
+  /** Grows to at least `n` slots; new slots are unspecified until {@linkcode Utf8Store.settle} or written. */
+  claim(n: number): void {
+    if (n <= this.#starts.length) return;
+    this.#starts = growTyped(this.#starts, this.#starts.length, n);
+    this.#lens = growTyped(this.#lens, this.#lens.length, n);
+  }
+
+  /** Makes slots `[from, to)` null. */
+  settle(from: number, to: number): void {
+    this.#starts.fill(NULL, from, to);
+    this.#lens.fill(0, from, to);
   }
 
   #length(slot: number): number {
@@ -217,7 +217,7 @@ export class Utf8Store {
     const heap = allocTyped(Uint8Array, Math.max(live, 16)) as Uint8Array;
     const old = this.#heap, starts = this.#starts;
     let at = 0;
-    for (let s = 0; s < this.#ready; s++) {
+    for (let s = 0; s < starts.length; s++) {
       const st = starts[s];
       if (st === NULL) continue;
       const n = this.#length(s);
@@ -246,33 +246,58 @@ export class Utf8Store {
     const o = chunk.offsets;
     const first = o[from], bytes = o[from + count] - first;
     for (let i = 0; i < count; i++) this.#release(slots[slotsFrom + i]);
+    const { heap, base } = this.reserveRun(bytes);
+    heap.set(chunk.data.subarray(first, first + bytes), base);
+    this.#index(o, from, count, slots, slotsFrom, base - first, chunk.validity);
+  }
+
+  /**
+   * Heap room for `bytes` bytes of values that the caller copies in itself (then
+   * {@linkcode Utf8Store.setRun}): the heap and where they go. The heap stays valid until the next write.
+   */
+  reserveRun(bytes: number): { heap: Uint8Array; base: number } {
     this.#reserve(bytes);
     const base = this.#used;
-    this.#heap.set(chunk.data.subarray(first, first + bytes), base);
     this.#used += bytes;
-    const starts = this.#starts, lens = this.#lens, shift = base - first;
-    const validity = chunk.validity;
+    return { heap: this.#heap, base };
+  }
+
+  /**
+   * Points the null slots `[first, first + count)` at values whose bytes were copied to the heap (see
+   * {@linkcode Utf8Store.reserveRun}): value `i` starts at `offsets[i] + shift` in the heap.
+   */
+  setRun(first: number, count: number, offsets: Int32Array, shift: number, validity?: Uint8Array): void {
+    this.#index(offsets, 0, count, first, 0, shift, validity);
+  }
+
+  /** Sets starts and lengths of the target slots (an array, or consecutive from a first slot) of chunk values. */
+  #index(
+    o: Int32Array,
+    from: number,
+    count: number,
+    slots: Int32Array | number,
+    slotsFrom: number,
+    shift: number,
+    validity: Uint8Array | undefined,
+  ): void {
+    const starts = this.#starts, lens = this.#lens;
+    const run = typeof slots === "number";
+    let live = 0;
     for (let i = 0; i < count; i++) {
-      const slot = slots[slotsFrom + i], v = from + i;
+      const slot = run ? slots + i : slots[slotsFrom + i], v = from + i;
       if (validity !== undefined && (validity[v >> 3] & (1 << (v & 7))) === 0) {
         starts[slot] = NULL;
         lens[slot] = 0;
         continue;
       }
       const start = o[v], n = o[v + 1] - start;
+      live += n;
       starts[slot] = start + shift;
       if (n < LONG) lens[slot] = n;
       else this.#setLength(slot, n);
     }
     // A null's bytes (normally none) are dead from the start.
-    if (validity !== undefined) {
-      let live = 0;
-      for (let i = 0; i < count; i++) {
-        const slot = slots[slotsFrom + i];
-        if (starts[slot] !== NULL) live += this.#length(slot);
-      }
-      this.#dead += bytes - live;
-    }
+    this.#dead += o[from + count] - o[from] - live;
   }
 
   /** Writes JS values (`null` or `undefined` for null; others as `String(v)`). */

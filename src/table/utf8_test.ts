@@ -23,23 +23,34 @@ function value(r: () => number, i: number): string | null {
   }
 }
 
+/** A store with `n` null slots. */
+function storeOf(n: number): Utf8Store {
+  const s = new Utf8Store();
+  s.claim(n);
+  s.settle(0, n);
+  return s;
+}
+
 Deno.test("Utf8Store: chunk and value writes to runs and scattered slots read back as written", () => {
   const r = mulberry32(5);
   const store = new Utf8Store();
   const model: (string | null)[] = [];
   for (let round = 0; round < 60; round++) {
     const n = 1 + Math.floor(r() * 300);
-    store.ensureCapacity(Math.max(store.capacity, model.length + n));
-    while (model.length < store.capacity) model.push(null);
+    const before = model.length;
+    store.claim(before + n);
+    store.settle(before, before + n);
+    while (model.length < before + n) model.push(null);
+    const capacity = model.length;
     const values = Array.from({ length: n + 7 }, (_, i) => value(r, round * 1000 + i));
     const from = Math.floor(r() * 7);
     const count = n;
     const slots = new Int32Array(count + 2);
     if (r() < 0.5) {
-      const start = Math.floor(r() * (store.capacity - count));
-      for (let i = 0; i < slots.length; i++) slots[i] = Math.min(store.capacity - 1, start + i);
+      const start = Math.floor(r() * (capacity - count));
+      for (let i = 0; i < slots.length; i++) slots[i] = Math.min(capacity - 1, start + i);
     } else {
-      const perm = Array.from({ length: store.capacity }, (_, i) => i).sort(() => r() - 0.5);
+      const perm = Array.from({ length: capacity }, (_, i) => i).sort(() => r() - 0.5);
       for (let i = 0; i < slots.length; i++) slots[i] = perm[i % perm.length];
     }
     if (r() < 0.7) store.writeChunk(Utf8Chunk.from(values), from, slots, 1, count);
@@ -47,11 +58,11 @@ Deno.test("Utf8Store: chunk and value writes to runs and scattered slots read ba
     for (let i = 0; i < count; i++) model[slots[1 + i]] = values[from + i];
     // Clear a few.
     for (let k = 0; k < 5; k++) {
-      const s = Math.floor(r() * store.capacity);
+      const s = Math.floor(r() * capacity);
       store.clear(s);
       model[s] = null;
     }
-    for (let s = 0; s < store.capacity; s++) {
+    for (let s = 0; s < capacity; s++) {
       assert.equal(store.get(s), model[s], `round ${round} slot ${s}`);
       assert.equal(store.isNull(s), model[s] === null);
     }
@@ -59,9 +70,8 @@ Deno.test("Utf8Store: chunk and value writes to runs and scattered slots read ba
 });
 
 Deno.test("Utf8Store: overwriting the same rows keeps memory bounded (dead bytes are compacted)", () => {
-  const store = new Utf8Store();
   const n = 10_000;
-  store.ensureCapacity(n);
+  const store = storeOf(n);
   const slots = Int32Array.from({ length: n }, (_, i) => i);
   let last: string[] = [];
   for (let round = 0; round < 60; round++) {
@@ -77,8 +87,7 @@ Deno.test("Utf8Store: compare orders as JS strings do (UTF-16 code units), nulls
   const r = mulberry32(9);
   const values = Array.from({ length: 400 }, (_, i) => value(r, i));
   values.push("\uFFFF", "\u{10000}", "\uE000", "\u{10FFFF}", "a", "ab", "", "\u00e9", "\u0800");
-  const store = new Utf8Store();
-  store.ensureCapacity(values.length);
+  const store = storeOf(values.length);
   store.writeChunk(Utf8Chunk.from(values), 0, Int32Array.from(values, (_, i) => i), 0, values.length);
   const js = (a: string | null, b: string | null) =>
     a === null || b === null ? (a === b ? 0 : a === null ? -1 : 1) : a < b ? -1 : a > b ? 1 : 0;
@@ -96,8 +105,7 @@ Deno.test("Utf8Store: compare orders as JS strings do (UTF-16 code units), nulls
 Deno.test("Utf8Store: gather returns the slots' values as a chunk of their own", () => {
   const r = mulberry32(3);
   const values = Array.from({ length: 500 }, (_, i) => value(r, i));
-  const store = new Utf8Store();
-  store.ensureCapacity(values.length);
+  const store = storeOf(values.length);
   store.writeValues(values, 0, Int32Array.from(values, (_, i) => i), 0, values.length);
   const pick = Int32Array.from({ length: 200 }, () => Math.floor(r() * values.length));
   const c = store.gather(pick);

@@ -19,7 +19,9 @@ import { isIP } from "node:net";
 import { DeephavenError, GrpcCode, grpcCodeName } from "../errors.ts";
 import { redact } from "./redact.ts";
 import { Http2Connection } from "./http2.ts";
-import { type GrpcStatus, GrpcStream } from "./grpc_stream.ts";
+import { type GrpcStatus, GrpcStream, type MessageReceiver } from "./grpc_stream.ts";
+
+export type { MessageReceiver };
 
 /** How to serialize a request and deserialize a response of one RPC. */
 export interface MethodSpec<I, O> {
@@ -88,6 +90,12 @@ export interface CallOptions {
   headers?: Headers;
   /** What the call does, in words, used at the start of error messages, e.g. `"Fetching table 'x'"`. */
   what?: string;
+  /**
+   * Takes the response messages' bytes as they arrive instead of delivering messages (the iteration then
+   * yields nothing and ends with the call): called as each message starts, with its length. Only for
+   * methods where {@linkcode Channel.receives} is true.
+   */
+  receive?: (length: number) => MessageReceiver;
 }
 
 /** A bidirectional stream: send messages, end the request side, iterate over responses. */
@@ -398,6 +406,7 @@ export class Channel {
     const what = opts.what ?? `Call ${method.path}`;
     this.#checkOpen(what);
     if (this.#ownStreams(method.path)) return this.#h2Call(method, opts, what);
+    if (opts.receive) throw new Error(`${method.path} cannot take message bytes on this channel`);
     const call = this.#client.makeBidiStreamRequest<I, O>(
       method.path,
       (m: I) => toBuffer(method.serialize(m)),
@@ -506,6 +515,11 @@ export class Channel {
     };
   }
 
+  /** Whether calls of a method can take their messages' bytes as they arrive (`CallOptions.receive`). */
+  receives(path: string): boolean {
+    return this.#ownStreams(path);
+  }
+
   /** Whether a method takes the channel's own HTTP/2 connection. */
   #ownStreams(path: string): boolean {
     return (this.#options.streams ?? "h2") === "h2" && H2_METHODS.has(path) &&
@@ -597,7 +611,10 @@ export class Channel {
       this.#observe(st.headers);
       resolveHeaders({});
       if (st.code === GrpcCode.OK) c.end();
-      else c.end(this.#failed(toDeephavenError(st, what, this.target)));
+      else if (st.error !== undefined) {
+        // The receiver's own failure (e.g. malformed data): not the transport's.
+        c.end(toDeephavenError(st.error, what, this.target));
+      } else c.end(this.#failed(toDeephavenError(st, what, this.target)));
     };
     this.#connection(opts.signal).then((h2) => {
       if (cancelled) return;
@@ -617,6 +634,7 @@ export class Channel {
           timeoutMs: left,
           maxMessageBytes: MAX_MESSAGE_BYTES,
           payloadOffset: method.payloadOffset,
+          receiver: opts.receive,
         }, {
           onMetadata: (md) => {
             this.#observe(md);

@@ -24,6 +24,8 @@ export interface GrpcStatus {
   details: string;
   /** The trailers (or the headers of a trailers-only response), lower-case names, no pseudo-headers. */
   headers: Record<string, string>;
+  /** What a message receiver threw, which ended the call (the code is then INTERNAL). */
+  error?: unknown;
 }
 
 /** Options of {@linkcode GrpcStream}. */
@@ -45,6 +47,20 @@ export interface GrpcStreamOptions {
    * number: nowhere in particular). Asked only of messages of at least {@linkcode ALIGN_FROM_BYTES}.
    */
   payloadOffset?: (prefix: Uint8Array) => number | undefined;
+  /**
+   * Takes every response message's bytes as they arrive, instead of assembling and delivering messages:
+   * called when a message starts, with its length. What it throws ends the call (see
+   * {@linkcode GrpcStatus.error}).
+   */
+  receiver?: (length: number) => MessageReceiver;
+}
+
+/** Takes one message's bytes as they arrive (see {@linkcode GrpcStreamOptions.receiver}). */
+export interface MessageReceiver {
+  /** Bytes `bytes[start, end)` of the message, in order; the view is valid during the call only. */
+  write(bytes: Uint8Array, start: number, end: number): void;
+  /** The message is complete. */
+  end(): void;
 }
 
 /** Messages at least this large have their payload placed at an 8-byte boundary. */
@@ -143,6 +159,7 @@ export class GrpcStream {
   #got = 0;
   #early: Uint8Array | undefined;
   #earlyGot = 0;
+  #receiver: MessageReceiver | undefined;
 
   /**
    * Starts the call: sends its request headers.
@@ -218,12 +235,13 @@ export class GrpcStream {
     return this.#paused;
   }
 
-  #finish(code: number, details: string, headers: Record<string, string>): void {
+  #finish(code: number, details: string, headers: Record<string, string>, error?: unknown): void {
     if (this.#finished) return;
     this.#finished = true;
     clearTimeout(this.#timer);
     this.#message = this.#early = undefined;
-    this.#events.onStatus({ code, details, headers });
+    this.#receiver = undefined;
+    this.#events.onStatus({ code, details, headers, ...(error !== undefined ? { error } : {}) });
   }
 
   #onHeaders(fields: [string, string][], end: boolean): void {
@@ -255,6 +273,16 @@ export class GrpcStream {
   }
 
   #onData(b: Uint8Array, at: number, end: number): void {
+    try {
+      this.#take(b, at, end);
+    } catch (e) {
+      // A receiver failed: the call ends with its error.
+      this.#stream.cancel();
+      this.#finish(GrpcCode.INTERNAL, (e as Error)?.message ?? String(e), {}, e);
+    }
+  }
+
+  #take(b: Uint8Array, at: number, end: number): void {
     while (at < end && !this.#finished) {
       if (this.#length < 0) {
         const take = Math.min(5 - this.#prefixGot, end - at);
@@ -282,11 +310,24 @@ export class GrpcStream {
         }
         this.#length = len;
         this.#got = 0;
+        if (this.#options.receiver) {
+          this.#receiver = this.#options.receiver(len);
+          if (len === 0) this.#received();
+          continue;
+        }
         if (this.#options.payloadOffset && len >= ALIGN_FROM_BYTES) {
           this.#early = new Uint8Array(Math.min(len, PREFIX_LIMIT));
           this.#earlyGot = 0;
         } else this.#allocate(-1);
         if (len === 0) this.#deliver();
+        continue;
+      }
+      if (this.#receiver) {
+        const take = Math.min(this.#length - this.#got, end - at);
+        this.#receiver.write(b, at, at + take);
+        this.#got += take;
+        at += take;
+        if (this.#got === this.#length) this.#received();
         continue;
       }
       if (this.#early) {
@@ -323,6 +364,13 @@ export class GrpcStream {
     }
     const pad = (8 - (offset % 8)) % 8;
     this.#message = new Uint8Array(new ArrayBuffer(n + pad), pad, n);
+  }
+
+  #received(): void {
+    const r = this.#receiver!;
+    this.#receiver = undefined;
+    this.#length = -1;
+    r.end();
   }
 
   #deliver(): void {

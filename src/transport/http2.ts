@@ -524,6 +524,7 @@ export class Http2Connection {
             }
             inFrame = length > 0;
             if (!inFrame && type !== DATA) this.#frame(type, flags, id, payload!);
+            if (!inFrame) stream = payload = undefined;
             continue;
           }
           const take = Math.min(length - got, n - at);
@@ -542,6 +543,9 @@ export class Http2Connection {
               }
               this.#dataEnd(stream, flags);
             } else this.#frame(type, flags, id, payload!);
+            // Hold nothing of a finished frame while waiting for the next read (a stream's handler can
+            // hold a whole table).
+            stream = payload = undefined;
           }
         }
       }

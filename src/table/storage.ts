@@ -4,6 +4,10 @@
  * Removed rows free their slots for reuse, so memory follows the live row count, not the key space. Shifts
  * change keys but never their order, so they touch only the RowSet.
  *
+ * While rows have only been appended (a snapshot, an append-only table), every row's slot is its position:
+ * `posToSlot` is then not kept (no work or memory per row) until something asks for it, and is made when
+ * rows are removed or inserted before the end.
+ *
  * Only the table's writer changes it; exporters, display and local queries read it through
  * `storageOf(table)`.
  *
@@ -134,6 +138,10 @@ export class TableStorage {
   #posValidUpTo = 0;
   /** Between beginAppend and endAppend. */
   #appending = false;
+  /** Whether every row's slot is its position (no free slots, `slotHigh === size`). */
+  #identity = true;
+  /** In identity mode: positions below this have their slot written in `posToSlot`. */
+  #posFilled = 0;
 
   /**
    * Creates empty storage for a schema.
@@ -170,26 +178,51 @@ export class TableStorage {
     return c;
   }
 
+  /** Bytes held outside the JS heap: the columns' storage and the position index (whole buffers). */
+  get bytes(): number {
+    let n = this.#posToSlot.buffer.byteLength + this.#slotToPos.buffer.byteLength;
+    for (const c of this.columns) n += c.bytes;
+    return n;
+  }
+
   /** The slot of row position `row`; throws INVALID_ARGUMENT when out of range. */
   slotOf(row: number): number {
     if (!Number.isInteger(row) || row < 0 || row >= this.#size) {
       throw DeephavenError.invalid(`Row ${row} is out of range; the table has ${this.#size} rows`);
     }
-    return this.#posToSlot[row];
+    return this.#identity ? row : this.#posToSlot[row];
   }
 
   /** The slots of rows `[from, to)` in row order (a view: copy it to keep it). */
   slots(from: number = 0, to: number = this.#size): Int32Array {
+    if (this.#identity) this.#fillPositions();
     return this.#posToSlot.subarray(from, to);
   }
 
   /** The slot of the row at a position (unchecked). */
   slotAt(position: number): number {
-    return this.#posToSlot[position];
+    return this.#identity ? position : this.#posToSlot[position];
+  }
+
+  /** In identity mode, writes `posToSlot` for every position (slot = position). */
+  #fillPositions(): void {
+    if (this.#posFilled >= this.#size) return;
+    this.#ensurePosCapacity(this.#size);
+    const p = this.#posToSlot;
+    for (let i = this.#posFilled; i < this.#size; i++) p[i] = i;
+    this.#posFilled = this.#size;
+  }
+
+  /** Leaves identity mode: from now on `posToSlot` is kept for every change. */
+  #leaveIdentity(): void {
+    if (!this.#identity) return;
+    this.#fillPositions();
+    this.#identity = false;
   }
 
   /** The current position of the row stored in `slot` (a live slot). */
   positionOfSlot(slot: number): number {
+    if (this.#identity) return slot;
     if (this.#posValidUpTo < this.#size) {
       if (this.#slotToPos.length < this.#slotHigh) {
         this.#slotToPos = growTyped(this.#slotToPos, this.#slotToPos.length, this.#slotHigh);
@@ -221,7 +254,7 @@ export class TableStorage {
   reserve(rows: number): void {
     const slots = this.#slotHigh + Math.max(0, rows - this.#size - this.#free.length);
     for (const c of this.columns) c.claim(slots);
-    this.#ensurePosCapacity(rows);
+    if (!this.#identity) this.#ensurePosCapacity(rows);
   }
 
   #ensurePosCapacity(n: number): void {
@@ -232,6 +265,7 @@ export class TableStorage {
   /** Removes rows at the given position ranges (flat [first, last] pairs, ascending); returns their slots. */
   #removePositions(ranges: Float64Array): Int32Array {
     if (ranges.length === 0) return EMPTY_SLOTS;
+    this.#leaveIdentity();
     const p = this.#posToSlot;
     let count = 0;
     for (let r = 0; r < ranges.length; r += 2) count += ranges[r + 1] - ranges[r] + 1;
@@ -257,6 +291,13 @@ export class TableStorage {
 
   /** Inserts new rows at the given position ranges of the new row list; returns their slots in order. */
   #insertPositions(ranges: Float64Array, count: number): Int32Array {
+    if (this.#identity && count > 0 && ranges[0] === this.#size) {
+      // An append while every slot is its position: fresh slots at the end, nothing to index.
+      const slots = this.#allocSlots(count);
+      this.#size += count;
+      return slots;
+    }
+    if (count > 0) this.#leaveIdentity();
     const slots = this.#allocSlots(count);
     if (count === 0) return slots;
     const newSize = this.#size + count;
@@ -285,9 +326,10 @@ export class TableStorage {
   /** The slots of the rows at the given position ranges, in order. */
   #slotsAt(ranges: Float64Array, count: number): Int32Array {
     const out = new Int32Array(count);
+    const p = this.#identity ? undefined : this.#posToSlot;
     let k = 0;
     for (let r = 0; r < ranges.length; r += 2) {
-      for (let i = ranges[r]; i <= ranges[r + 1]; i++) out[k++] = this.#posToSlot[i];
+      for (let i = ranges[r]; i <= ranges[r + 1]; i++) out[k++] = p ? p[i] : i;
     }
     return out;
   }
@@ -464,9 +506,11 @@ export class TableStorage {
     this.#slotHigh = end;
     for (const c of this.columns) c.settle(end);
     const start = this.#size;
-    this.#ensurePosCapacity(start + n);
-    const p = this.#posToSlot;
-    for (let i = 0; i < n; i++) p[start + i] = first + i;
+    if (!this.#identity) {
+      this.#ensurePosCapacity(start + n);
+      const p = this.#posToSlot;
+      for (let i = 0; i < n; i++) p[start + i] = first + i;
+    }
     this.#size = start + n;
     this.#rowSet = this.#size > 0 ? RowSet.range(0, this.#size - 1) : RowSet.EMPTY;
     let added: Int32Array | undefined;

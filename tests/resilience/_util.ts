@@ -198,7 +198,8 @@ export function assertMatchesSnapshot(
 
 /**
  * Records the body size of every FlightData message that the session's DoExchange streams (subscriptions
- * and Barrage snapshots) receive. A test-only tap on the session's channel.
+ * and Barrage snapshots) receive (for a stream whose messages' bytes are taken as they arrive, a Barrage
+ * snapshot's, the size of the whole message). A test-only tap on the session's channel.
  *
  * @param session The session.
  * @returns The sizes seen so far, and a function that removes the tap.
@@ -208,6 +209,11 @@ export function tapExchangeSizes(session: Session): { sizes: number[]; restore: 
   const original = channel.bidi as (...a: unknown[]) => BidiCall<unknown, { dataBody: Uint8Array }>;
   const sizes: number[] = [];
   channel.bidi = (...args: unknown[]) => {
+    const opts = args[1] as { receive?: (n: number) => unknown } | undefined;
+    const receive = opts?.receive;
+    if (receive) {
+      args[1] = { ...opts, receive: (n: number) => (sizes.push(n), receive(n)) };
+    }
     const call = original.apply(channel, args);
     const inner = call[Symbol.asyncIterator]();
     return {

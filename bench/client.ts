@@ -3,9 +3,8 @@
  * process of its own, so that peak RSS and CPU time belong to that measurement alone).
  *
  * Modes:
- * - `doget`: this module, a Flight DoGet into an apache-arrow Table (`session.toArrow` by DoGet).
- * - `barrow`: this module, a Barrage snapshot (DoExchange) into an apache-arrow Table (`session.toArrow` by
- *   Barrage).
+ * - `doget`: this module, a Flight DoGet into an apache-arrow Table (the path `toArrow()` took before).
+ * - `barrow`: this module, `toArrow()`: a Barrage snapshot (DoExchange) into an apache-arrow Table.
  * - `bsnap`: this module, `barrageSession().snapshot(openTable(name))` (DoExchange snapshot into a LocalTable).
  * - `raw-doget` / `raw-exchange`: the raw sink, this module's channel (its own HTTP/2 connection for Flight
  *   streams) draining the same stream (after the same FetchTable of the scope table), counting bytes without
@@ -131,13 +130,11 @@ function arrowBytes(t: arrow.Table): number {
 }
 
 /**
- * Bytes a LocalTable's storage holds outside the JS heap: its typed column arrays and its position index,
- * whole buffers (spare capacity included).
+ * Bytes a LocalTable's storage holds outside the JS heap: its column storage (typed arrays, string bytes)
+ * and its position index, whole buffers (spare capacity included).
  */
 function typedBytes(t: LocalTable): number {
-  let n = storageOf(t).slots().buffer.byteLength;
-  for (let i = 0; i < t.columns.length; i++) n += storageOf(t).store(i).bytes;
-  return n;
+  return storageOf(t).bytes;
 }
 
 function log(msg: string): void {

@@ -287,7 +287,7 @@ try {
     ["rawExchange", "raw sink DoExchange", () => denoWorker("raw-exchange")],
     ["rawExchangeGrpcJs", "raw sink DoExchange on grpc-js", () => denoWorker("raw-exchange-grpcjs")],
     ["doGet", "deno DoGet → Arrow", () => denoWorker("doget")],
-    ["barrageArrow", "deno Barrage snapshot → Arrow", () => denoWorker("barrow")],
+    ["barrageArrow", "deno Barrage snapshot → Arrow (toArrow)", () => denoWorker("barrow")],
     ["pydeephaven", "pydeephaven to_arrow", () => pyWorker()],
     ["barrageSnapshot", "deno Barrage snapshot → LocalTable", () => denoWorker("bsnap")],
   ];

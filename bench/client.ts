@@ -9,6 +9,8 @@
  * - `raw-doget` / `raw-exchange`: the raw sink, this module's channel (its own HTTP/2 connection for Flight
  *   streams) draining the same stream (after the same FetchTable of the scope table), counting bytes without
  *   decoding anything: the ceiling for this client.
+ * - `raw-exchange-keep`: the raw DoExchange sink holding every message until the stream ends (the new memory a
+ *   table of the data needs; the raw sink reuses the few buffers it has freed).
  * - `raw-exchange-grpcjs`: the same raw DoExchange sink on a grpc-js channel (the transport this module used
  *   before its own), for the transport's A/B comparison.
  * - `subscribe`: this module, a full Barrage subscription to a ticking table for `--seconds`; with
@@ -205,7 +207,7 @@ async function bsnapRunner(): Promise<StaticRunner> {
  * The raw sink: this module's channel (or, with `grpcjs`, a grpc-js channel like the module used before its
  * own HTTP/2 streams), the same stream, bytes counted and dropped.
  */
-async function rawRunner(exchange: boolean, grpcjs = false): Promise<StaticRunner> {
+async function rawRunner(exchange: boolean, grpcjs = false, keep = false): Promise<StaticRunner> {
   const session = await Session.connect({ host, port, reconnect: false });
   const core = sessionCoreOf(session);
   const channel = grpcjs
@@ -225,9 +227,11 @@ async function rawRunner(exchange: boolean, grpcjs = false): Promise<StaticRunne
         const ticket = ref.ticket;
         let bytes = 0, messages = 0;
         if (exchange) {
+          // With `keep`, every message's bytes stay referenced until the end, as a table's would.
+          const kept: Uint8Array[] = [];
           const spec = {
             ...rpc(FlightService.method.doExchange),
-            deserialize: (b: Uint8Array) => b.byteLength,
+            deserialize: (b: Uint8Array) => (keep && kept.push(b), b.byteLength),
           } as unknown as MethodSpec<{ appMetadata: Uint8Array }, number>;
           const call = channel.bidi(spec, { what: "raw exchange" });
           call.send({ appMetadata: snapshotRequest(ticket) });
@@ -236,6 +240,7 @@ async function rawRunner(exchange: boolean, grpcjs = false): Promise<StaticRunne
             bytes += n;
             messages++;
           }
+          kept.length = 0;
         } else {
           const spec = {
             ...rpc(FlightService.method.doGet),
@@ -270,9 +275,11 @@ function staticRunner(mode: string): Promise<StaticRunner> {
       return rawRunner(true);
     case "raw-exchange-grpcjs":
       return rawRunner(true, true);
+    case "raw-exchange-keep":
+      return rawRunner(true, false, true);
     default:
       throw new Error(
-        `Unknown static mode ${mode}; use doget, barrow, bsnap, raw-doget, raw-exchange or raw-exchange-grpcjs`,
+        `Unknown static mode ${mode}; use doget, barrow, bsnap, raw-doget, raw-exchange, raw-exchange-keep or raw-exchange-grpcjs`,
       );
   }
 }

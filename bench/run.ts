@@ -285,6 +285,7 @@ try {
   const STATIC: StaticClient[] = [
     ["rawDoGet", "raw sink DoGet", () => denoWorker("raw-doget")],
     ["rawExchange", "raw sink DoExchange", () => denoWorker("raw-exchange")],
+    ["rawExchangeKeep", "raw sink DoExchange, messages kept", () => denoWorker("raw-exchange-keep")],
     ["rawExchangeGrpcJs", "raw sink DoExchange on grpc-js", () => denoWorker("raw-exchange-grpcjs")],
     ["doGet", "deno DoGet → Arrow", () => denoWorker("doget")],
     ["barrageArrow", "deno Barrage snapshot → Arrow (toArrow)", () => denoWorker("barrow")],

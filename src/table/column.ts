@@ -187,12 +187,18 @@ export class ColumnStore {
    * them directly ({@linkcode ColumnStore.directBytes}, `utf8.setRun`), then marks them
    * ({@linkcode ColumnStore.markWritten}) and makes what it did not write null
    * ({@linkcode ColumnStore.settle}). Memory is then written once, not first with nulls.
+   *
+   * `exact`, for empty storage whose final size is known (a snapshot): storage of exactly `n` slots in a
+   * plain buffer, which the allocator can take from memory freed earlier (a resizable buffer is always
+   * fresh memory, and each new page costs a fault); growing it later moves it to a resizable one.
    */
-  claim(n: number): void {
-    if (this.utf8) this.utf8.claim(n);
+  claim(n: number, exact = false): void {
+    if (this.utf8) this.utf8.claim(n, exact);
     else if (TYPED[this.kind]) {
       const d = this.data as GrowableTypedArray;
-      if (n > d.length) this.data = growTyped(d, d.length, n);
+      if (n > d.length) {
+        this.data = exact && this.#ready === 0 ? new (TYPED[this.kind]!)(n) : growTyped(d, d.length, n);
+      }
     } else this.ensureCapacity(n);
   }
 

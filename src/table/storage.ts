@@ -253,7 +253,8 @@ export class TableStorage {
    */
   reserve(rows: number): void {
     const slots = this.#slotHigh + Math.max(0, rows - this.#size - this.#free.length);
-    for (const c of this.columns) c.claim(slots);
+    // Empty storage is made at its final size (see ColumnStore.claim).
+    for (const c of this.columns) c.claim(slots, this.#slotHigh === 0);
     if (!this.#identity) this.#ensurePosCapacity(rows);
   }
 

@@ -167,9 +167,17 @@ export class Utf8Store {
     return this.#starts.buffer.byteLength + this.#lens.buffer.byteLength + this.#heap.buffer.byteLength;
   }
 
-  /** Grows to at least `n` slots; new slots are unspecified until {@linkcode Utf8Store.settle} or written. */
-  claim(n: number): void {
+  /**
+   * Grows to at least `n` slots; new slots are unspecified until {@linkcode Utf8Store.settle} or written.
+   * `exact`: empty storage of exactly `n` slots in plain buffers (see `ColumnStore.claim`).
+   */
+  claim(n: number, exact = false): void {
     if (n <= this.#starts.length) return;
+    if (exact && this.#starts.length === 0) {
+      this.#starts = new Uint32Array(n);
+      this.#lens = new Uint8Array(n);
+      return;
+    }
     this.#starts = growTyped(this.#starts, this.#starts.length, n);
     this.#lens = growTyped(this.#lens, this.#lens.length, n);
   }

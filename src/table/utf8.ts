@@ -278,7 +278,10 @@ export class Utf8Store {
     this.#index(offsets, 0, count, first, 0, shift, validity);
   }
 
-  /** Sets starts and lengths of the target slots (an array, or consecutive from a first slot) of chunk values. */
+  /**
+   * Sets starts and lengths of the target slots (an array, or consecutive from a first slot) of chunk values:
+   * one pass of typed-array arithmetic, then the nulls (validity bits clear) and the long values apart.
+   */
   #index(
     o: Int32Array,
     from: number,
@@ -289,23 +292,41 @@ export class Utf8Store {
     validity: Uint8Array | undefined,
   ): void {
     const starts = this.#starts, lens = this.#lens;
-    const run = typeof slots === "number";
-    let live = 0;
-    for (let i = 0; i < count; i++) {
-      const slot = run ? slots + i : slots[slotsFrom + i], v = from + i;
-      if (validity !== undefined && (validity[v >> 3] & (1 << (v & 7))) === 0) {
+    let longest = 0;
+    if (typeof slots === "number") {
+      for (let i = 0; i < count; i++) {
+        const v = from + i, start = o[v], n = o[v + 1] - start;
+        starts[slots + i] = start + shift;
+        lens[slots + i] = n < LONG ? n : LONG;
+        if (n > longest) longest = n;
+      }
+    } else {
+      for (let i = 0; i < count; i++) {
+        const v = from + i, start = o[v], n = o[v + 1] - start, slot = slots[slotsFrom + i];
+        starts[slot] = start + shift;
+        lens[slot] = n < LONG ? n : LONG;
+        if (n > longest) longest = n;
+      }
+    }
+    const slotOf = (i: number) => (typeof slots === "number" ? slots + i : slots[slotsFrom + i]);
+    if (longest >= LONG) {
+      for (let i = 0; i < count; i++) {
+        const n = o[from + i + 1] - o[from + i];
+        if (n >= LONG) this.#long.set(slotOf(i), n);
+      }
+    }
+    if (validity !== undefined) {
+      // Nulls: their bytes (normally none) are dead from the start.
+      for (let i = 0; i < count; i++) {
+        const v = from + i;
+        if ((validity[v >> 3] & (1 << (v & 7))) !== 0) continue;
+        const slot = slotOf(i), n = o[v + 1] - o[v];
+        this.#dead += n;
+        if (n >= LONG) this.#long.delete(slot);
         starts[slot] = NULL;
         lens[slot] = 0;
-        continue;
       }
-      const start = o[v], n = o[v + 1] - start;
-      live += n;
-      starts[slot] = start + shift;
-      if (n < LONG) lens[slot] = n;
-      else this.#setLength(slot, n);
     }
-    // A null's bytes (normally none) are dead from the start.
-    this.#dead += o[from + count] - o[from] - live;
   }
 
   /** Writes JS values (`null` or `undefined` for null; others as `String(v)`). */

@@ -253,6 +253,8 @@ export class Channel {
   readonly #active = new Set<{ cancel(): void }>();
   /** The HTTP/2 connection of the Flight streams (while connecting: its promise). */
   #h2: Promise<Http2Connection> | undefined;
+  /** Every open HTTP/2 connection (an older one may still carry streams when a new one was needed). */
+  readonly #h2Open = new Set<Http2Connection>();
 
   /**
    * Creates the channel. No connection is made until the first call.
@@ -526,23 +528,24 @@ export class Channel {
       !this.#options.tls?.serverNameOverride;
   }
 
-  /** The HTTP/2 connection of the Flight streams: the open one, or a new one. */
-  #connection(signal: AbortSignal | undefined): Promise<Http2Connection> {
+  /**
+   * The HTTP/2 connection of the Flight streams: the open one, or a new one (the first ever, or after the
+   * last one failed, was told to go away, or reached the server's stream limit). Calls that wait for it
+   * share it; a call's own abort does not stop it.
+   */
+  #connection(): Promise<Http2Connection> {
     const current = this.#h2;
     if (current) {
       return current.then(
-        (c) => (c.usable ? c : this.#connect(current, signal)),
-        () => this.#connect(current, signal),
+        (c) => (c.usable ? c : this.#connect(current)),
+        () => this.#connect(current),
       );
     }
-    return this.#connect(undefined, signal);
+    return this.#connect(undefined);
   }
 
-  #connect(
-    previous: Promise<Http2Connection> | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<Http2Connection> {
-    if (this.#h2 !== previous) return this.#connection(signal); // another call replaced it meanwhile
+  #connect(previous: Promise<Http2Connection> | undefined): Promise<Http2Connection> {
+    if (this.#h2 !== previous) return this.#connection(); // another call replaced it meanwhile
     const tls = this.#options.tls;
     const p = Http2Connection.connect({
       host: this.#options.host,
@@ -558,11 +561,12 @@ export class Channel {
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
       keepaliveTimeMs: KEEPALIVE_TIME_MS,
       keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS,
-      signal,
     });
     this.#h2 = p;
     p.then((c) => {
-      if (this.#closed) c.close();
+      if (this.#closed) return c.close();
+      this.#h2Open.add(c);
+      c.onClose(() => this.#h2Open.delete(c));
     }, () => {
       if (this.#h2 === p) this.#h2 = undefined;
     });
@@ -616,8 +620,13 @@ export class Channel {
         c.end(toDeephavenError(st.error, what, this.target));
       } else c.end(this.#failed(toDeephavenError(st, what, this.target)));
     };
-    this.#connection(opts.signal).then((h2) => {
+    const start = (h2: Http2Connection, retry: boolean): void => {
       if (cancelled) return;
+      // Another call may have taken the connection's last stream meanwhile: then a connection of its own.
+      if (!h2.usable && retry) {
+        this.#connection().then((c) => start(c, false), onConnectError);
+        return;
+      }
       const left = deadline === undefined ? undefined : deadline - Date.now();
       if (left !== undefined && left <= 0) {
         cancelled = true;
@@ -664,11 +673,13 @@ export class Channel {
       if (paused) stream.pause();
       for (const m of pending.splice(0)) stream.write(method.serialize(m));
       if (ended) stream.end();
-    }, (e: Error) => {
+    };
+    const onConnectError = (e: Error) => {
       if (cancelled) return;
       this.#active.delete(tracked);
       fail(GrpcCode.UNAVAILABLE, e.message);
-    });
+    };
+    this.#connection().then((c) => start(c, true), onConnectError);
     return {
       send: (m: I) => {
         if (ended || cancelled) return;
@@ -694,6 +705,7 @@ export class Channel {
     for (const call of [...this.#active]) call.cancel();
     this.#active.clear();
     this.#client.close();
-    this.#h2?.then((c) => c.close("the channel was closed"), () => {});
+    for (const c of this.#h2Open) c.close("the channel was closed");
+    this.#h2Open.clear();
   }
 }

@@ -28,6 +28,7 @@ function exportId(ticket: Uint8Array): number {
 }
 import { type FlightPayload, tableFromFlight } from "../arrow/ipc.ts";
 import { snapshotRequest } from "../barrage/messages.ts";
+import { arrowTableFromDeephavenNulls } from "../barrage/arrow_snapshot.ts";
 import { ConfigService } from "../generated/proto/deephaven_core/proto/config_pb.ts";
 import { SessionService } from "../generated/proto/deephaven_core/proto/session_pb.ts";
 import {
@@ -535,14 +536,14 @@ export class SessionCore {
 
   /**
    * Static snapshot of any table ticket as an Arrow table through a Barrage snapshot request (Flight
-   * DoExchange, Arrow validity bitmaps): the same record batches as DoGet's, which the server produces
-   * with less work.
+   * DoExchange): the record batches of a DoGet, which the server produces with less work, the more so with
+   * Deephaven's null values (the validity bitmaps are then made here, see `arrow_snapshot.ts`).
    */
   async exchangeSnapshot(ticket: Uint8Array, signal?: AbortSignal): Promise<Table> {
     const what = `Snapshot of ${describeTicket(ticket)}`;
     this.checkAlive(what);
     const call = this.channel.bidi(rpc(FlightService.method.doExchange), { what, signal });
-    call.send({ appMetadata: snapshotRequest(ticket, { useDeephavenNulls: false }) });
+    call.send({ appMetadata: snapshotRequest(ticket, { useDeephavenNulls: true }) });
     call.end();
     const messages: FlightPayload[] = [];
     for await (const fd of call) {
@@ -551,7 +552,7 @@ export class SessionCore {
     if (messages.length === 0) {
       throw new DeephavenError(`${what} failed: the server sent no data`, { code: GrpcCode.DATA_LOSS });
     }
-    return tableFromFlight(messages);
+    return arrowTableFromDeephavenNulls(messages);
   }
 
   /** Closes the server session and the channel. */

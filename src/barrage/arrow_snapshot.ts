@@ -11,72 +11,108 @@ import * as arrow from "../deps/apache_arrow.ts";
 import { type FlightPayload, tableFromFlight } from "../arrow/ipc.ts";
 import { NULLS } from "../table/column.ts";
 
-/** Deephaven's null of an Arrow type as the raw bits of a value: a typed-array view and the value in it. */
-function nullOf(
-  type: arrow.DataType,
-): { view: (b: ArrayBufferView) => ArrayLike<number>; value: number; stride: number } | undefined {
-  const v = <T extends ArrayLike<number>>(
-    T: new (buf: ArrayBufferLike, off: number, len: number) => T,
-    bpe: number,
-  ) =>
-  (b: ArrayBufferView) => new T(b.buffer, b.byteOffset, Math.floor(b.byteLength / bpe));
-  switch (type.typeId) {
-    case arrow.Type.Int: {
-      const t = type as arrow.Int;
-      if (t.bitWidth === 8 && t.isSigned) return { view: v(Int8Array, 1), value: NULLS.int8, stride: 1 };
-      if (t.bitWidth === 16) {
-        return t.isSigned
-          ? { view: v(Int16Array, 2), value: NULLS.int16, stride: 1 }
-          : { view: v(Uint16Array, 2), value: NULLS.char, stride: 1 };
-      }
-      if (t.bitWidth === 32 && t.isSigned) return { view: v(Int32Array, 4), value: NULLS.int32, stride: 1 };
-      if (t.bitWidth === 64 && t.isSigned) return LONG;
-      return undefined;
-    }
-    case arrow.Type.Float: {
-      const p = (type as arrow.Float).precision;
-      if (p === arrow.Precision.SINGLE) {
-        return { view: v(Float32Array, 4), value: Math.fround(NULLS.float32), stride: 1 };
-      }
-      if (p === arrow.Precision.DOUBLE) return { view: v(Float64Array, 8), value: NULLS.float64, stride: 1 };
-      return undefined;
-    }
-    case arrow.Type.Timestamp:
-    case arrow.Type.Duration:
-      return LONG;
-    case arrow.Type.Date:
-      return (type as arrow.Date_).unit === arrow.DateUnit.MILLISECOND ? LONG : undefined;
-    case arrow.Type.Time:
-      return (type as arrow.Time).bitWidth === 64 ? LONG : undefined;
-    default:
-      return undefined;
+/** Bit `i` of a new bitmap of `n` bits (all set first) is cleared for each null `i`. */
+class Bitmap {
+  bits: Uint8Array | undefined;
+  nulls = 0;
+  constructor(readonly n: number) {}
+  clear(i: number): void {
+    this.bits ??= new Uint8Array(((this.n + 63) >> 6) << 3).fill(0xff);
+    this.bits[i >> 3] &= ~(1 << (i & 7));
+    this.nulls++;
   }
 }
 
-/** A 64-bit null (Long.MIN_VALUE) seen as its high 32-bit half, the low half being 0 (checked apart). */
-const LONG = {
-  view: (b: ArrayBufferView) => new Int32Array(b.buffer, b.byteOffset, Math.floor(b.byteLength / 4)),
-  value: -2147483648,
-  stride: 2,
-};
+// One loop per value type, so that each stays monomorphic (a loop over several typed-array types is many
+// times slower).
+function scanInt8(v: Int8Array, from: number, n: number, out: Bitmap): void {
+  const nil = NULLS.int8;
+  for (let i = 0; i < n; i++) if (v[from + i] === nil) out.clear(from + i);
+}
+function scanInt16(v: Int16Array, from: number, n: number, out: Bitmap): void {
+  const nil = NULLS.int16;
+  for (let i = 0; i < n; i++) if (v[from + i] === nil) out.clear(from + i);
+}
+function scanChar(v: Uint16Array, from: number, n: number, out: Bitmap): void {
+  const nil = NULLS.char;
+  for (let i = 0; i < n; i++) if (v[from + i] === nil) out.clear(from + i);
+}
+function scanInt32(v: Int32Array, from: number, n: number, out: Bitmap): void {
+  const nil = NULLS.int32;
+  for (let i = 0; i < n; i++) if (v[from + i] === nil) out.clear(from + i);
+}
+/** 64-bit values as 32-bit halves: Long.MIN_VALUE is a high half of 0x80000000 over a low half of 0. */
+function scanInt64(v: Int32Array, from: number, n: number, out: Bitmap): void {
+  for (let i = 0; i < n; i++) {
+    const k = (from + i) * 2;
+    if (v[k + 1] === -2147483648 && v[k] === 0) out.clear(from + i);
+  }
+}
+const FLOAT_NULL = Math.fround(NULLS.float32);
+function scanFloat32(v: Float32Array, from: number, n: number, out: Bitmap): void {
+  for (let i = 0; i < n; i++) if (v[from + i] === FLOAT_NULL) out.clear(from + i);
+}
+function scanFloat64(v: Float64Array, from: number, n: number, out: Bitmap): void {
+  const nil = NULLS.float64;
+  for (let i = 0; i < n; i++) if (v[from + i] === nil) out.clear(from + i);
+}
+
+/** Marks the Deephaven nulls of a primitive column's values; `false` for types that have none. */
+function scanNulls(
+  type: arrow.DataType,
+  values: ArrayBufferView,
+  from: number,
+  n: number,
+  out: Bitmap,
+): boolean {
+  const view = <T>(T: new (b: ArrayBufferLike, o: number, l: number) => T, bpe: number): T =>
+    new T(values.buffer, values.byteOffset, Math.floor(values.byteLength / bpe));
+  const long = () => scanInt64(view(Int32Array, 4), from, n, out);
+  switch (type.typeId) {
+    case arrow.Type.Int: {
+      const t = type as arrow.Int;
+      if (!t.isSigned && t.bitWidth !== 16) return false;
+      if (t.bitWidth === 8) scanInt8(view(Int8Array, 1), from, n, out);
+      else if (t.bitWidth === 16) {
+        if (t.isSigned) scanInt16(view(Int16Array, 2), from, n, out);
+        else scanChar(view(Uint16Array, 2), from, n, out);
+      } else if (t.bitWidth === 32) scanInt32(view(Int32Array, 4), from, n, out);
+      else long();
+      return true;
+    }
+    case arrow.Type.Float: {
+      const p = (type as arrow.Float).precision;
+      if (p === arrow.Precision.SINGLE) scanFloat32(view(Float32Array, 4), from, n, out);
+      else if (p === arrow.Precision.DOUBLE) scanFloat64(view(Float64Array, 8), from, n, out);
+      else return false;
+      return true;
+    }
+    case arrow.Type.Timestamp:
+    case arrow.Type.Duration:
+      long();
+      return true;
+    case arrow.Type.Date:
+      if ((type as arrow.Date_).unit !== arrow.DateUnit.MILLISECOND) return false;
+      long();
+      return true;
+    case arrow.Type.Time:
+      if ((type as arrow.Time).bitWidth !== 64) return false;
+      long();
+      return true;
+    default:
+      return false;
+  }
+}
 
 /** The data with a validity bitmap for its Deephaven nulls (and its children's), or itself when none. */
 function withNulls(data: arrow.Data): arrow.Data {
   const children = data.children.map(withNulls);
   const changedChildren = children.some((c, i) => c !== data.children[i]);
-  const n = nullOf(data.type);
-  let bitmap: Uint8Array | undefined, nulls = 0;
-  if (n && data.values && data.nullCount === 0 && data.length > 0) {
-    const values = n.view(data.values), s = n.stride, off = data.offset, len = data.length;
-    for (let i = 0; i < len; i++) {
-      const k = (off + i) * s;
-      // For 64-bit values the high half is compared here and the low half below.
-      if (values[k + s - 1] !== n.value || (s === 2 && values[k] !== 0)) continue;
-      if (!bitmap) bitmap = new Uint8Array(((off + len + 63) >> 6) << 3).fill(0xff);
-      bitmap[(off + i) >> 3] &= ~(1 << ((off + i) & 7));
-      nulls++;
-    }
+  const found = new Bitmap(data.offset + data.length);
+  if (data.values && data.nullCount === 0 && data.length > 0) {
+    scanNulls(data.type, data.values, data.offset, data.length, found);
   }
+  const bitmap = found.bits;
   if (!bitmap && !changedChildren) return data;
   const buffers = [
     data.valueOffsets,
@@ -86,7 +122,14 @@ function withNulls(data: arrow.Data): arrow.Data {
   ] as unknown as Parameters<
     arrow.Data["clone"]
   >[4];
-  return data.clone(data.type, data.offset, data.length, bitmap ? nulls : data.nullCount, buffers, children);
+  return data.clone(
+    data.type,
+    data.offset,
+    data.length,
+    bitmap ? found.nulls : data.nullCount,
+    buffers,
+    children,
+  );
 }
 
 /**

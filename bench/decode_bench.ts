@@ -4,10 +4,14 @@
  * buffer, reused), into
  * - `raw`: each message copied into a buffer of its own and dropped (what the raw sink does);
  * - `keep`: the same, every message kept until the end (the new memory a table of the data needs);
- * - `bsnap`: this module's streaming snapshot decoder into a LocalTable (`snapshot_stream.ts`).
+ * - `bsnap`: this module's streaming snapshot decoder into a LocalTable (`snapshot_stream.ts`);
+ * - `arrow`: `toArrow()`'s reader into an apache-arrow Table, nulls looked for as each buffer lands
+ *   (`arrow_snapshot.ts`);
+ * - `arrow-after`: the same table from the kept messages, nulls looked for afterwards.
  * Medians of wall time (all of it client CPU here) over interleaved rounds.
  *
- * Run: `deno run -A --v8-flags=--expose-gc bench/decode_bench.ts [--rounds 9] [--tables S1,S2,S3]`
+ * Run: `deno run -A --v8-flags=--expose-gc bench/decode_bench.ts [--rounds 9] [--tables S1,S2,S3] [--modes
+ * raw,keep,bsnap,arrow,arrow-after]`
  * (starts its own server with the benchmark's tables), or with `--port P` against a running one.
  *
  * @module
@@ -20,8 +24,10 @@ import { sessionCoreOf } from "../src/session/session.ts";
 import { snapshotRequest } from "../src/barrage/messages.ts";
 import { rpc } from "../src/transport/rpc.ts";
 import type { MessageReceiver, MethodSpec } from "../src/transport/channel.ts";
-import { FlightService } from "../src/generated/proto/arrow/flight/protocol/flight_pb.ts";
+import { FlightDataSchema, FlightService } from "../src/generated/proto/arrow/flight/protocol/flight_pb.ts";
 import { SnapshotStream } from "../src/barrage/snapshot_stream.ts";
+import { ArrowSnapshotStream, arrowTableFromDeephavenNulls } from "../src/barrage/arrow_snapshot.ts";
+import { fromBinary } from "../src/deps/protobuf.ts";
 import { staticScript } from "./tables.ts";
 import { median } from "./stats.ts";
 
@@ -31,6 +37,7 @@ const { values: args } = parseArgs({
     port: { type: "string" },
     rounds: { type: "string", default: "9" },
     tables: { type: "string", default: "S1,S2,S3" },
+    modes: { type: "string", default: "raw,keep,bsnap,arrow,arrow-after" },
   },
 });
 
@@ -96,6 +103,21 @@ const modes: Record<string, (messages: Uint8Array[]) => void> = {
     feed(ms, (n) => s.receive(n));
     s.done();
   },
+  arrow: (ms) => {
+    const s = new ArrowSnapshotStream();
+    feed(ms, (n) => s.receive(n));
+    s.done("bench");
+  },
+  "arrow-after": (ms) => {
+    const kept: Uint8Array[] = [];
+    feed(ms, copier(kept));
+    const payloads = kept.map((m) => fromBinary(FlightDataSchema, m)).filter((fd) =>
+      fd.dataHeader.length > 0
+    );
+    arrowTableFromDeephavenNulls(
+      payloads.map((fd) => ({ dataHeader: fd.dataHeader, dataBody: fd.dataBody })),
+    );
+  },
 };
 
 for (const name of args.tables!.split(",")) {
@@ -103,7 +125,7 @@ for (const name of args.tables!.split(",")) {
   const mb = messages.reduce((a, m) => a + m.length, 0) / 1e6;
   const times: Record<string, number[]> = {};
   for (let round = 0; round <= Number(args.rounds); round++) {
-    for (const [k, f] of Object.entries(modes)) {
+    for (const [k, f] of Object.entries(modes).filter(([k]) => args.modes!.split(",").includes(k))) {
       gc();
       gc();
       const t0 = performance.now();

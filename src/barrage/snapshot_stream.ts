@@ -45,7 +45,7 @@ function malformed(what: string): DeephavenError {
 }
 
 /** Where the bytes of a record batch's body go, buffer by buffer. */
-interface BodySink {
+export interface BodySink {
   write(bytes: Uint8Array, start: number, end: number): void;
   /** All the body's bytes are in. */
   finish(): void;

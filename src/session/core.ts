@@ -28,7 +28,7 @@ function exportId(ticket: Uint8Array): number {
 }
 import { type FlightPayload, tableFromFlight } from "../arrow/ipc.ts";
 import { snapshotRequest } from "../barrage/messages.ts";
-import { arrowTableFromDeephavenNulls } from "../barrage/arrow_snapshot.ts";
+import { ArrowSnapshotStream, arrowTableFromDeephavenNulls } from "../barrage/arrow_snapshot.ts";
 import { ConfigService } from "../generated/proto/deephaven_core/proto/config_pb.ts";
 import { SessionService } from "../generated/proto/deephaven_core/proto/session_pb.ts";
 import {
@@ -542,8 +542,19 @@ export class SessionCore {
   async exchangeSnapshot(ticket: Uint8Array, signal?: AbortSignal): Promise<Table> {
     const what = `Snapshot of ${describeTicket(ticket)}`;
     this.checkAlive(what);
-    const call = this.channel.bidi(rpc(FlightService.method.doExchange), { what, signal });
-    call.send({ appMetadata: snapshotRequest(ticket, { useDeephavenNulls: true }) });
+    const method = rpc(FlightService.method.doExchange);
+    const request = { appMetadata: snapshotRequest(ticket, { useDeephavenNulls: true }) };
+    if (this.channel.receives(method.path)) {
+      // The messages' bytes as they arrive: nulls are looked for as each buffer lands (arrow_snapshot.ts).
+      const stream = new ArrowSnapshotStream();
+      const call = this.channel.bidi(method, { what, signal, receive: (n) => stream.receive(n) });
+      call.send(request);
+      call.end();
+      for await (const _ of call) { /* the receiver takes every message */ }
+      return stream.done(what);
+    }
+    const call = this.channel.bidi(method, { what, signal });
+    call.send(request);
     call.end();
     const messages: FlightPayload[] = [];
     for await (const fd of call) {

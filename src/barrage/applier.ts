@@ -111,7 +111,7 @@ export class UpdateApplier {
       // Appended rows go into the table as each batch arrives, so that the message can be dropped at once.
       const table = this.writer.storage;
       const n = Math.min(batch.length, p.addExpected - p.addReceived);
-      if (p.addReceived === 0) table.reserve(table.size + p.addExpected);
+      if (p.addReceived === 0) this.#reserve(p);
       if (n > 0) {
         const start = table.size;
         this.writer.applyPositional({
@@ -135,8 +135,18 @@ export class UpdateApplier {
   appendable(): number {
     const p = this.#pending;
     if (!p || this.mode() !== "append") return 0;
-    if (p.addReceived === 0) this.writer.storage.reserve(this.writer.storage.size + p.addExpected);
+    if (p.addReceived === 0) this.#reserve(p);
     return p.addExpected - p.addReceived;
+  }
+
+  /**
+   * Room for the rows a snapshot will hold. A large snapshot arrives as several updates (each with the rows
+   * of some batches, `addedRowsIncluded`), every one announcing all the rows (`addedRows`): room for all of
+   * them is made at the first, once.
+   */
+  #reserve(p: PendingUpdate): void {
+    const table = this.writer.storage;
+    table.reserve(Math.max(table.size + p.addExpected, p.meta.addedRows.size));
   }
 
   /** Records `n` rows a batch appended straight into the table; returns the metadata when complete. */

@@ -386,7 +386,7 @@ function routeStrings(
     if (checked) return;
     check();
     checked = true;
-    ({ heap, base } = store.utf8!.reserveRun(hi - lo));
+    ({ heap, base } = store.utf8!.reserveRun(hi - lo, n));
   };
   segments.push({
     offset: data.offset,

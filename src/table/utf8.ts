@@ -156,6 +156,8 @@ export class Utf8Store {
   #used = 0;
   /** Heap bytes of overwritten and cleared values. */
   #dead = 0;
+  /** The rows a table made at its final size will hold (see claim), for sizing its heap. */
+  #expected = 0;
 
   /** Slot capacity. */
   get capacity(): number {
@@ -176,6 +178,7 @@ export class Utf8Store {
     if (exact && this.#starts.length === 0) {
       this.#starts = new Uint32Array(n);
       this.#lens = new Uint8Array(n);
+      this.#expected = n;
       return;
     }
     this.#starts = growTyped(this.#starts, this.#starts.length, n);
@@ -262,8 +265,15 @@ export class Utf8Store {
   /**
    * Heap room for `bytes` bytes of values that the caller copies in itself (then
    * {@linkcode Utf8Store.setRun}): the heap and where they go. The heap stays valid until the next write.
+   * `rows`: how many values the bytes hold (sizes the heap of a table made at its final size).
    */
-  reserveRun(bytes: number): { heap: Uint8Array; base: number } {
+  reserveRun(bytes: number, rows = 0): { heap: Uint8Array; base: number } {
+    if (this.#heap.length === 0 && this.#expected > 0 && rows > 0) {
+      // The first values of a table whose size is known (a snapshot): a heap for all of them at once, sized
+      // from these, in a plain buffer (see claim); growing past it moves it to a resizable one.
+      const estimate = Math.ceil((bytes / rows) * this.#expected * 1.02) + 4096;
+      this.#heap = new Uint8Array(Math.min(Math.max(bytes, estimate), MAX_HEAP));
+    }
     this.#reserve(bytes);
     const base = this.#used;
     this.#used += bytes;

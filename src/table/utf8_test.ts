@@ -112,3 +112,22 @@ Deno.test("Utf8Store: gather returns the slots' values as a chunk of their own",
   assert.equal(c.length, pick.length);
   assert.deepEqual(c.toArray(), Array.from(pick, (s) => values[s]));
 });
+
+Deno.test("Utf8Store: a heap sized from the first values of a table of known size still grows past its estimate", () => {
+  const n = 3000;
+  const store = new Utf8Store();
+  store.claim(n, true);
+  store.settle(0, n);
+  // Short values first (the estimate), then long ones: the heap must grow and keep what it held.
+  const values = Array.from({ length: n }, (_, i) => (i < 1000 ? `v${i}` : `value-${i}-${"z".repeat(40)}`));
+  const enc = new TextEncoder();
+  for (let first = 0; first < n; first += 500) {
+    const part = values.slice(first, first + 500);
+    const chunk = Utf8Chunk.from(part);
+    const { heap, base } = store.reserveRun(chunk.data.length, part.length);
+    heap.set(chunk.data, base);
+    store.setRun(first, part.length, chunk.offsets, base, undefined);
+  }
+  for (let i = 0; i < n; i++) assert.equal(store.get(i), values[i]);
+  assert.equal(store.compareBytes(2999, enc.encode(values[2999])), 0);
+});

@@ -33,13 +33,15 @@ export interface DecodedBatch {
   columns: Chunk[];
 }
 
-/** The error of a malformed record batch (DATA_LOSS). */
-export function malformedBatch(what: string): DeephavenError {
+function malformed(what: string): DeephavenError {
   return new DeephavenError(
     `Malformed Barrage record batch: ${what}; report this with the server version`,
     { code: GrpcCode.DATA_LOSS },
   );
 }
+
+/** The error of a malformed record batch (DATA_LOSS), for the streaming decoder's own checks. */
+export const malformedBatch: (what: string) => DeephavenError = malformed;
 
 type TypedCtor = GrowableTypedArrayConstructor;
 
@@ -56,20 +58,20 @@ class Cursor {
 
   nextNode(): { length: number; nullCount: number } {
     const n = this.meta.nodes[this.node++];
-    if (!n) throw malformedBatch("fewer field nodes than schema columns");
+    if (!n) throw malformed("fewer field nodes than schema columns");
     const length = Number(n.length), nullCount = Number(n.nullCount);
     if (!(length >= 0) || length > 0x7fffffff || !(nullCount >= 0) || nullCount > length) {
-      throw malformedBatch("a field node has an impossible length");
+      throw malformed("a field node has an impossible length");
     }
     return { length, nullCount };
   }
 
   nextBuffer(): Uint8Array {
     const b = this.meta.buffers[this.buffer++];
-    if (!b) throw malformedBatch("fewer buffers than the schema needs");
+    if (!b) throw malformed("fewer buffers than the schema needs");
     const off = Number(b.offset), len = Number(b.length);
     if (!(off >= 0) || !(len >= 0) || off + len > this.body.length) {
-      throw malformedBatch("a buffer lies outside the message body");
+      throw malformed("a buffer lies outside the message body");
     }
     return this.body.subarray(off, off + len);
   }
@@ -77,7 +79,7 @@ class Cursor {
 
 function view<T extends TypedCtor>(T: T, bytes: Uint8Array, count: number): InstanceType<T> {
   const size = T.BYTES_PER_ELEMENT;
-  if (bytes.length < count * size) throw malformedBatch("a value buffer is shorter than its column");
+  if (bytes.length < count * size) throw malformed("a value buffer is shorter than its column");
   if ((bytes.byteOffset % size) === 0) {
     return new T(bytes.buffer as ArrayBuffer, bytes.byteOffset, count) as InstanceType<T>;
   }
@@ -93,7 +95,7 @@ function isValid(validity: Uint8Array | undefined, i: number): boolean {
 function readValidity(cur: Cursor, length: number, nullCount: number): Uint8Array | undefined {
   const v = cur.nextBuffer();
   if (nullCount === 0 || v.length === 0) return undefined;
-  if (v.length * 8 < length) throw malformedBatch("a validity buffer is shorter than its column");
+  if (v.length * 8 < length) throw malformed("a validity buffer is shorter than its column");
   return v;
 }
 
@@ -118,7 +120,7 @@ function fixedWidth(cur: Cursor, field: arrow.Field, kind: ColumnKind): Chunk {
   const t = field.type;
   let values: Chunk;
   if (kind === "bool") {
-    if (data.length * 8 < length) throw malformedBatch("a boolean buffer is shorter than its column");
+    if (data.length * 8 < length) throw malformed("a boolean buffer is shorter than its column");
     const out = new Int8Array(length);
     for (let i = 0; i < length; i++) out[i] = (data[i >> 3] >> (i & 7)) & 1;
     values = out;
@@ -157,7 +159,7 @@ function offsets(cur: Cursor, length: number): Int32Array {
   if (length === 0) return new Int32Array(1);
   const o = view(Int32Array, b, length + 1);
   for (let i = 0; i < length; i++) {
-    if (o[i] < 0 || o[i + 1] < o[i]) throw malformedBatch("offsets are not increasing");
+    if (o[i] < 0 || o[i + 1] < o[i]) throw malformed("offsets are not increasing");
   }
   return o;
 }
@@ -171,7 +173,7 @@ function strings(cur: Cursor): Utf8Chunk {
   const validity = readValidity(cur, length, nullCount);
   const o = offsets(cur, length);
   const data = cur.nextBuffer();
-  if (length > 0 && o[length] > data.length) throw malformedBatch("string data is shorter than its offsets");
+  if (length > 0 && o[length] > data.length) throw malformed("string data is shorter than its offsets");
   return new Utf8Chunk(o, data, validity);
 }
 
@@ -212,7 +214,7 @@ function binaries(cur: Cursor, kind: ColumnKind): unknown[] {
   const validity = readValidity(cur, length, nullCount);
   const o = offsets(cur, length);
   const data = cur.nextBuffer();
-  if (length > 0 && o[length] > data.length) throw malformedBatch("binary data is shorter than its offsets");
+  if (length > 0 && o[length] > data.length) throw malformed("binary data is shorter than its offsets");
   const out = new Array<unknown>(length);
   for (let i = 0; i < length; i++) {
     if (!isValid(validity, i)) {
@@ -222,7 +224,7 @@ function binaries(cur: Cursor, kind: ColumnKind): unknown[] {
     const b = data.subarray(o[i], o[i + 1]);
     if (kind === "bigint") out[i] = bigIntFromBytes(b);
     else if (kind === "decimal") {
-      if (b.length < 4) throw malformedBatch("a BigDecimal value is shorter than its scale");
+      if (b.length < 4) throw malformed("a BigDecimal value is shorter than its scale");
       const sc = new DataView(b.buffer, b.byteOffset, 4).getInt32(0, true);
       out[i] = decimalText(bigIntFromBytes(b.subarray(4)), sc);
     } else out[i] = b.slice();
@@ -247,9 +249,7 @@ function lists(cur: Cursor, field: arrow.Field): unknown[] {
   const childKind = columnKind(childField);
   const decoded = column(cur, childField);
   const child = (decoded instanceof Utf8Chunk ? decoded.toArray() : decoded) as unknown[];
-  if (fixed && length * size > child.length) {
-    throw malformedBatch("a fixed-size list has fewer values than rows");
-  }
+  if (fixed && length * size > child.length) throw malformed("a fixed-size list has fewer values than rows");
   const out = new Array<unknown>(length);
   for (let i = 0; i < length; i++) {
     if (!isValid(validity, i)) {
@@ -257,7 +257,7 @@ function lists(cur: Cursor, field: arrow.Field): unknown[] {
       continue;
     }
     const start = o ? o[i] : i * size, end = o ? o[i + 1] : (i + 1) * size;
-    if (end > child.length) throw malformedBatch("list offsets run past the list values");
+    if (end > child.length) throw malformed("list offsets run past the list values");
     const row = new Array<unknown>(end - start);
     for (let j = start; j < end; j++) row[j - start] = toJs(childKind, child[j]);
     out[i] = row;
@@ -335,7 +335,7 @@ export function readBatchHeader(header: Uint8Array): BatchLayout {
   try {
     msg = arrow.Message.decode(header);
   } catch (e) {
-    throw malformedBatch(`cannot decode the message header (${(e as Error).message})`);
+    throw malformed(`cannot decode the message header (${(e as Error).message})`);
   }
   if (msg.headerType !== arrow.MessageHeader.RecordBatch) {
     if (msg.headerType === arrow.MessageHeader.DictionaryBatch) {
@@ -344,7 +344,7 @@ export function readBatchHeader(header: Uint8Array): BatchLayout {
         { code: GrpcCode.UNIMPLEMENTED },
       );
     }
-    throw malformedBatch("expected a RecordBatch message");
+    throw malformed("expected a RecordBatch message");
   }
   type Numeric = number | bigint;
   let meta: {
@@ -357,7 +357,7 @@ export function readBatchHeader(header: Uint8Array): BatchLayout {
     meta = msg.header() as unknown as typeof meta;
   } catch (e) {
     // apache-arrow throws a TypeError for 64-bit lengths and offsets beyond 2^53.
-    throw malformedBatch(`cannot decode the record batch header (${(e as Error).message})`);
+    throw malformed(`cannot decode the record batch header (${(e as Error).message})`);
   }
   if (meta.compression) {
     throw new DeephavenError(

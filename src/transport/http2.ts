@@ -228,52 +228,66 @@ export class Http2Connection {
   static async connect(options: Http2Options): Promise<Http2Connection> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     let conn: Deno.Conn | undefined;
+    let h2: Http2Connection | undefined;
+    /** Set when the timeout or the signal won: whatever opens later is closed at once. */
+    let given = false;
+    const giveUp = () => {
+      given = true;
+      if (h2) h2.close("connecting was given up");
+      else {
+        try {
+          conn?.close();
+        } catch {
+          // already closed
+        }
+      }
+    };
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(new Http2ConnectionError(`connecting timed out after ${options.connectTimeoutMs} ms`)),
         options.connectTimeoutMs,
       );
     });
+    let abort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
-      const abort = () => reject(new Http2ConnectionError("connecting was aborted"));
+      abort = () => reject(new Http2ConnectionError("connecting was aborted"));
       if (options.signal?.aborted) abort();
       options.signal?.addEventListener("abort", abort, { once: true });
     });
-    try {
-      const open = (async () => {
-        const tls = options.tls;
-        const c = tls
-          ? await Deno.connectTls({
-            hostname: options.host,
-            port: options.port,
-            caCerts: tls.caCerts,
-            alpnProtocols: ["h2"],
-            ...(tls.cert !== undefined && tls.key !== undefined ? { cert: tls.cert, key: tls.key } : {}),
-          })
-          : await Deno.connect({ hostname: options.host, port: options.port });
-        conn = c;
-        if (!tls) (c as Deno.TcpConn).setNoDelay(true);
-        else {
-          const hs = await (c as Deno.TlsConn).handshake();
-          if (hs.alpnProtocol !== null && hs.alpnProtocol !== "h2") {
-            throw new Http2ConnectionError(`the server chose ${hs.alpnProtocol} instead of HTTP/2`);
-          }
+    const open = async () => {
+      const tls = options.tls;
+      const c = tls
+        ? await Deno.connectTls({
+          hostname: options.host,
+          port: options.port,
+          caCerts: tls.caCerts,
+          alpnProtocols: ["h2"],
+          ...(tls.cert !== undefined && tls.key !== undefined ? { cert: tls.cert, key: tls.key } : {}),
+        })
+        : await Deno.connect({ hostname: options.host, port: options.port });
+      conn = c;
+      if (given) throw new Http2ConnectionError("connecting was given up");
+      if (!tls) (c as Deno.TcpConn).setNoDelay(true);
+      else {
+        const hs = await (c as Deno.TlsConn).handshake();
+        if (hs.alpnProtocol !== null && hs.alpnProtocol !== "h2") {
+          throw new Http2ConnectionError(`the server chose ${hs.alpnProtocol} instead of HTTP/2`);
         }
-        const h2 = new Http2Connection(c, options);
-        await h2.#start();
-        return h2;
-      })();
-      return await Promise.race([open, timeout, aborted]);
-    } catch (e) {
-      try {
-        conn?.close();
-      } catch {
-        // already closed
       }
+      h2 = new Http2Connection(c, options);
+      if (given) throw new Http2ConnectionError("connecting was given up");
+      await h2.#start();
+      return h2;
+    };
+    try {
+      return await Promise.race([open(), timeout, aborted]);
+    } catch (e) {
+      giveUp();
       if (e instanceof Http2ConnectionError) throw e;
       throw new Http2ConnectionError((e as Error).message ?? String(e));
     } finally {
       clearTimeout(timer);
+      if (abort) options.signal?.removeEventListener("abort", abort);
     }
   }
 

@@ -67,18 +67,20 @@ function live(exports: Map<number, string>): string[] {
 
 const mib = (n: number) => `${Math.round(n / 2 ** 20 * 10) / 10} MiB`;
 
+/** The resilience server, a PSK session on it, and a Barrage session whose requests carry `tag`. */
+async function setUp(tag: string) {
+  const server = await resilienceServer();
+  const session = await connectPsk(server);
+  const bs = await barrageSession({ host: server.host, port: server.port, extraHeaders: { "x-test": tag } });
+  return { server, session, bs };
+}
+
 Deno.test({
   name: "leaks: 100 subscribe/close cycles on one table leave no exports and flat client memory",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const server = await resilienceServer();
-    const publisher = await connectPsk(server);
-    const bs = await barrageSession({
-      host: server.host,
-      port: server.port,
-      extraHeaders: { "x-test": "leak-cycles" },
-    });
+    const { session: publisher, bs } = await setUp("leak-cycles");
     try {
       const ticket = SharedTicket.randomTicket();
       await publisher.publishTable(ticket, publisher.emptyTable(ROWS).update(["X = ii", "D = X * 0.5"]));
@@ -128,13 +130,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const server = await resilienceServer();
-    const session = await connectPsk(server);
-    const bs = await barrageSession({
-      host: server.host,
-      port: server.port,
-      extraHeaders: { "x-test": "leak-handles" },
-    });
+    const { session, bs } = await setUp("leak-handles");
     try {
       const base = session.emptyTable(ROWS).update(["X = ii"]);
       await base.ready();
@@ -174,13 +170,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const server = await resilienceServer();
-    const session = await connectPsk(server);
-    const bs = await barrageSession({
-      host: server.host,
-      port: server.port,
-      extraHeaders: { "x-test": "leak-snap" },
-    });
+    const { session, bs } = await setUp("leak-snap");
     try {
       const ref = session.emptyTable(ROWS).update(["X = ii", "S = `s` + ii"]);
       // Each table is made and dropped in a call of its own, so that no variable of this frame holds it.

@@ -3,12 +3,18 @@
  * process of its own, so that peak RSS and CPU time belong to that measurement alone).
  *
  * Modes:
- * - `doget`: this module, `session.openTable(name).toArrow()` (Flight DoGet into an apache-arrow Table).
+ * - `doget`: this module, a Flight DoGet into an apache-arrow Table (the path `toArrow()` took before).
+ * - `barrow`: this module, `toArrow()`: a Barrage snapshot (DoExchange) into an apache-arrow Table.
  * - `bsnap`: this module, `barrageSession().snapshot(openTable(name))` (DoExchange snapshot into a LocalTable).
- * - `raw-doget` / `raw-exchange`: the raw sink, the same gRPC channel (grpc-js, same settings) draining the
- *   same stream (after the same FetchTable of the scope table), counting bytes without decoding anything:
- *   the ceiling for this client.
- * - `subscribe`: this module, a full Barrage subscription to a ticking table for `--seconds`.
+ * - `raw-doget` / `raw-exchange`: the raw sink, this module's channel (its own HTTP/2 connection for Flight
+ *   streams) draining the same stream (after the same FetchTable of the scope table), counting bytes without
+ *   decoding anything: the ceiling for this client.
+ * - `raw-exchange-keep`: the raw DoExchange sink holding every message until the stream ends (the new memory a
+ *   table of the data needs; the raw sink reuses the few buffers it has freed).
+ * - `raw-exchange-grpcjs`: the same raw DoExchange sink on a grpc-js channel (the transport this module used
+ *   before its own), for the transport's A/B comparison.
+ * - `subscribe`: this module, a full Barrage subscription to a ticking table for `--seconds`; with
+ *   `--count N`, N subscriptions to it on one session (G5).
  * - `display`: `tableBundle()` of a locally built live LocalTable of `--rows` rows (no server).
  *
  * Prints one JSON line on stdout; progress goes to stderr. With `--serve`, a static mode instead answers one
@@ -21,7 +27,6 @@
 
 import { parseArgs } from "node:util";
 import process from "node:process";
-import http2 from "node:http2";
 import * as arrow from "apache-arrow";
 import { barrageSession, type LocalTable, localTableFromArrow, Session } from "../mod.ts";
 import { tableBundle } from "../src/display/mod.ts";
@@ -48,6 +53,7 @@ const { values: args } = parseArgs({
     "server-pid": { type: "string", default: "0" },
     "period-ns": { type: "string", default: "0" },
     "settle-ms": { type: "string", default: "2000" },
+    count: { type: "string", default: "1" },
     serve: { type: "boolean", default: false },
   },
 });
@@ -126,16 +132,11 @@ function arrowBytes(t: arrow.Table): number {
 }
 
 /**
- * Bytes a LocalTable's storage holds outside the JS heap: its typed column arrays and its position index,
- * whole buffers (spare capacity included).
+ * Bytes a LocalTable's storage holds outside the JS heap: its column storage (typed arrays, string bytes)
+ * and its position index, whole buffers (spare capacity included).
  */
 function typedBytes(t: LocalTable): number {
-  let n = storageOf(t).slots().buffer.byteLength;
-  for (let i = 0; i < t.columns.length; i++) {
-    const d = storageOf(t).store(i).data;
-    if (ArrayBuffer.isView(d)) n += d.buffer.byteLength;
-  }
-  return n;
+  return storageOf(t).bytes;
 }
 
 function log(msg: string): void {
@@ -152,13 +153,18 @@ interface StaticRunner {
   close(): Promise<void>;
 }
 
-async function dogetRunner(): Promise<StaticRunner> {
+/** An Arrow table of a scope table by this module: DoGet, or a Barrage snapshot (DoExchange). */
+async function arrowRunner(via: "doget" | "exchange"): Promise<StaticRunner> {
   const session = await Session.connect({ host, port, reconnect: false });
+  const core = sessionCoreOf(session);
   return {
     async rep(name) {
       let table: arrow.Table | undefined;
       const r = await measure(async () => {
-        table = await session.openTable(name).toArrow();
+        const ref = session.openTable(name);
+        await ref.ready();
+        table = via === "doget" ? await core.doGet(ref.ticket) : await core.exchangeSnapshot(ref.ticket);
+        ref.close().catch(() => {});
         return { rows: table.numRows };
       });
       return { ...r, arrowBytes: arrowBytes(table!) };
@@ -197,10 +203,21 @@ async function bsnapRunner(): Promise<StaticRunner> {
   };
 }
 
-/** The raw sink: the same channel, the same stream, bytes counted and dropped. */
-async function rawRunner(exchange: boolean): Promise<StaticRunner> {
+/**
+ * The raw sink: this module's channel (or, with `grpcjs`, a grpc-js channel like the module used before its
+ * own HTTP/2 streams), the same stream, bytes counted and dropped.
+ */
+async function rawRunner(exchange: boolean, grpcjs = false, keep = false): Promise<StaticRunner> {
   const session = await Session.connect({ host, port, reconnect: false });
-  const channel = sessionCoreOf(session).channel;
+  const core = sessionCoreOf(session);
+  const channel = grpcjs
+    ? new Channel({
+      host,
+      port,
+      requestHeaders: () => ({ authorization: core.auth.header() }),
+      streams: "grpc-js",
+    })
+    : core.channel;
   return {
     rep: (name) =>
       measure(async () => {
@@ -210,9 +227,11 @@ async function rawRunner(exchange: boolean): Promise<StaticRunner> {
         const ticket = ref.ticket;
         let bytes = 0, messages = 0;
         if (exchange) {
+          // With `keep`, every message's bytes stay referenced until the end, as a table's would.
+          const kept: Uint8Array[] = [];
           const spec = {
             ...rpc(FlightService.method.doExchange),
-            deserialize: (b: Uint8Array) => b.byteLength,
+            deserialize: (b: Uint8Array) => (keep && kept.push(b), b.byteLength),
           } as unknown as MethodSpec<{ appMetadata: Uint8Array }, number>;
           const call = channel.bidi(spec, { what: "raw exchange" });
           call.send({ appMetadata: snapshotRequest(ticket) });
@@ -221,6 +240,7 @@ async function rawRunner(exchange: boolean): Promise<StaticRunner> {
             bytes += n;
             messages++;
           }
+          kept.length = 0;
         } else {
           const spec = {
             ...rpc(FlightService.method.doGet),
@@ -234,96 +254,34 @@ async function rawRunner(exchange: boolean): Promise<StaticRunner> {
         ref.close().catch(() => {});
         return { rows: messages, bytes };
       }),
-    close: () => session.close(),
+    async close() {
+      if (channel !== core.channel) channel.close();
+      await session.close();
+    },
   };
 }
 
 function staticRunner(mode: string): Promise<StaticRunner> {
   switch (mode) {
     case "doget":
-      return dogetRunner();
+      return arrowRunner("doget");
+    case "barrow":
+      return arrowRunner("exchange");
     case "bsnap":
       return bsnapRunner();
     case "raw-doget":
       return rawRunner(false);
     case "raw-exchange":
       return rawRunner(true);
-    case "raw-h2-doget":
-      return bareH2Runner();
+    case "raw-exchange-grpcjs":
+      return rawRunner(true, true);
+    case "raw-exchange-keep":
+      return rawRunner(true, false, true);
     default:
       throw new Error(
-        `Unknown static mode ${mode}; use doget, bsnap, raw-doget, raw-exchange or raw-h2-doget`,
+        `Unknown static mode ${mode}; use doget, barrow, bsnap, raw-doget, raw-exchange, raw-exchange-keep or raw-exchange-grpcjs`,
       );
   }
-}
-
-/**
- * A second ceiling, below grpc-js: the same DoGet (after the same FetchTable) over a bare `node:http2`
- * session with the same windows, its gRPC frames counted and dropped. The gap between it and the raw sink
- * is grpc-js's; the gap between it and pydeephaven is Deno's HTTP/2 and the machine's.
- */
-async function bareH2Runner(): Promise<StaticRunner> {
-  const session = await Session.connect({ host, port, reconnect: false });
-  const core = sessionCoreOf(session);
-  const window = 16 * 1024 * 1024;
-  const h2 = http2.connect(`http://${host}:${port}`, { settings: { initialWindowSize: window } });
-  await new Promise<void>((resolve, reject) => {
-    h2.once("connect", () => resolve());
-    h2.once("error", reject);
-  });
-  h2.setLocalWindowSize(window);
-  const drain = (ticket: Uint8Array): Promise<number> =>
-    new Promise((resolve, reject) => {
-      const body = new Uint8Array(5 + 2 + ticket.length);
-      new DataView(body.buffer).setUint32(1, 2 + ticket.length);
-      body.set([0x0a, ticket.length], 5); // Ticket { bytes ticket = 1 } (short tickets only)
-      body.set(ticket, 7);
-      const req = h2.request({
-        ":method": "POST",
-        ":path": "/arrow.flight.protocol.FlightService/DoGet",
-        "content-type": "application/grpc",
-        te: "trailers",
-        authorization: core.auth.header(),
-      });
-      // The gRPC framing only: a 5-byte prefix (flag, big-endian length), then that many bytes.
-      let messages = 0, need = 0, prefix = 0, length = 0;
-      req.on("data", (chunk: Uint8Array) => {
-        for (let at = 0; at < chunk.length;) {
-          if (need > 0) {
-            const take = Math.min(need, chunk.length - at);
-            need -= take;
-            at += take;
-            continue;
-          }
-          if (prefix >= 1) length = length * 256 + chunk[at];
-          at++;
-          if (++prefix === 5) {
-            messages++;
-            need = length;
-            prefix = 0;
-            length = 0;
-          }
-        }
-      });
-      req.on("trailers", (t) => {
-        if (t["grpc-status"] !== "0") reject(new Error(`bare DoGet failed: ${t["grpc-status"]}`));
-      });
-      req.on("end", () => resolve(messages));
-      req.on("error", reject);
-      req.end(body);
-    });
-  return {
-    rep: (name) =>
-      measure(async () => {
-        const ref = session.openTable(name);
-        await ref.ready();
-        return { rows: await drain(ref.ticket) };
-      }),
-    async close() {
-      h2.close();
-      await session.close();
-    },
-  };
 }
 
 /** `--reps N` repetitions of one static mode on one table, as one JSON result. */
@@ -398,13 +356,16 @@ class Probe {
   }
 }
 
-const probe = new Probe();
+/** One probe per Barrage stream, in the order the streams are opened. */
+const probes: Probe[] = [];
 
 function instrumentChannel(): void {
   const original = Channel.prototype.bidi;
   Channel.prototype.bidi = function <I, O>(this: Channel, ...a: Parameters<typeof original<I, O>>) {
     const call = original.apply(this, a) as ReturnType<typeof original<I, O>>;
     const iterate = call[Symbol.asyncIterator];
+    const probe = new Probe();
+    probes.push(probe);
     return {
       send: call.send,
       end: call.end,
@@ -434,18 +395,37 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
+interface Update {
+  t: number;
+  apply: number;
+  added: number;
+  modRows: number;
+  modCells: number;
+}
+
+/**
+ * `--count` full subscriptions to one ticking table on one session, measured over a window of `--seconds`
+ * (after `--settle-ms`): rows/s, apply time per update (per stream), latency and lag from the table's
+ * Timestamp, CPU and memory.
+ */
 async function subscribe(): Promise<Record<string, unknown>> {
   instrumentChannel();
   const seconds = Number(args.seconds);
   const settleMs = Number(args["settle-ms"]);
   const periodNs = Number(args["period-ns"]);
+  const count = Number(args.count);
   const bs = await barrageSession({ host, port });
   const t0 = performance.now();
-  const live = await bs.subscribe(bs.session.openTable(args.table!));
+  const ref = bs.session.openTable(args.table!);
+  const tables: LocalTable[] = [];
+  for (let i = 0; i < count; i++) {
+    const before = probes.length;
+    tables.push(await bs.subscribe(ref));
+    if (probes.length !== before + 1) throw new Error("expected one Barrage stream per subscription");
+  }
   const readyMs = performance.now() - t0;
-  const initialRows = live.size;
-  const tsIndex = live.columns.indexOf("Timestamp");
-  const updates: { t: number; apply: number; added: number; modRows: number; modCells: number }[] = [];
+  const initialRows = tables[0].size;
+  const updates: Update[] = [];
   const latencies: number[] = [];
   const samples: { t: number; lagMs: number; localRows: number; serverRows?: number; rssMiB: number }[] = [];
   let maxTs = 0n;
@@ -453,46 +433,50 @@ async function subscribe(): Promise<Record<string, unknown>> {
   let lastSample = 0;
   let measuring = false;
   let tStart = 0;
-  probe.take(); // the initial snapshot's processing is not an update's
-  const off = live.onUpdate((u) => {
-    const apply = probe.take();
-    const now = performance.now();
-    const nowNs = BigInt(Math.round((performance.timeOrigin + now) * 1e6));
-    const data = storageOf(live).store(tsIndex).data as BigInt64Array;
-    if (firstTs === undefined && live.size > 0) firstTs = data[storageOf(live).slotAt(0)];
-    const slots = u.slots?.added.length ? u.slots.added : u.slots?.modified ?? new Int32Array(0);
-    // Latency from the server timestamp of rows to now, on at most ~1000 rows of this update.
-    const step = Math.max(1, Math.floor(slots.length / 1000));
-    for (let i = 0; i < slots.length; i += step) {
-      const v = data[slots[i]];
-      if (v > maxTs) maxTs = v;
-      if (measuring) latencies.push(Number(nowNs - v) / 1e6);
-    }
-    if (slots.length) {
-      const v = data[slots[slots.length - 1]];
-      if (v > maxTs) maxTs = v;
-    }
-    if (measuring) {
-      const cells = u.modified.size * u.modifiedColumns.length;
-      updates.push({
-        t: now - tStart,
-        apply,
-        added: u.added.size,
-        modRows: u.modified.size,
-        modCells: cells,
-      });
-      if (now - lastSample >= 500) {
-        lastSample = now;
-        const lagMs = Number(nowNs - maxTs) / 1e6;
-        const serverRows = periodNs > 0 && firstTs !== undefined
-          ? Math.floor(Number(nowNs - firstTs) / periodNs) + 1
-          : live.sourceSize;
-        samples.push({ t: now - tStart, lagMs, localRows: live.size, serverRows, rssMiB: rssMiB() });
+  const offs = tables.map((live, k) => {
+    const probe = probes[probes.length - count + k];
+    const tsIndex = live.columns.indexOf("Timestamp");
+    probe.take(); // the initial snapshot's processing is not an update's
+    return live.onUpdate((u) => {
+      const apply = probe.take();
+      const now = performance.now();
+      const nowNs = BigInt(Math.round((performance.timeOrigin + now) * 1e6));
+      const data = storageOf(live).store(tsIndex).data as BigInt64Array;
+      if (firstTs === undefined && live.size > 0) firstTs = data[storageOf(live).slotAt(0)];
+      const slots = u.slots?.added.length ? u.slots.added : u.slots?.modified ?? new Int32Array(0);
+      // Latency from the server timestamp of rows to now, on at most ~1000 rows of this update.
+      const step = Math.max(1, Math.floor(slots.length / 1000));
+      for (let i = 0; i < slots.length; i += step) {
+        const v = data[slots[i]];
+        if (v > maxTs) maxTs = v;
+        if (measuring) latencies.push(Number(nowNs - v) / 1e6);
       }
-    }
-    probe.resume();
+      if (slots.length) {
+        const v = data[slots[slots.length - 1]];
+        if (v > maxTs) maxTs = v;
+      }
+      if (measuring) {
+        const cells = u.modified.size * u.modifiedColumns.length;
+        updates.push({
+          t: now - tStart,
+          apply,
+          added: u.added.size,
+          modRows: u.modified.size,
+          modCells: cells,
+        });
+        if (k === 0 && now - lastSample >= 500) {
+          lastSample = now;
+          const lagMs = Number(nowNs - maxTs) / 1e6;
+          const serverRows = periodNs > 0 && firstTs !== undefined
+            ? Math.floor(Number(nowNs - firstTs) / periodNs) + 1
+            : live.sourceSize;
+          samples.push({ t: now - tStart, lagMs, localRows: live.size, serverRows, rssMiB: rssMiB() });
+        }
+      }
+      probe.resume();
+    });
   });
-  // Let the subscription settle after its snapshot, then measure a window of `seconds`.
+  // Let the subscriptions settle after their snapshots, then measure a window of `seconds`.
   await new Promise((r) => setTimeout(r, settleMs));
   measuring = true;
   tStart = performance.now();
@@ -503,14 +487,16 @@ async function subscribe(): Promise<Record<string, unknown>> {
   const elapsed = (performance.now() - tStart) / 1000;
   const cpuRun = cpuMs() - c0, serverCpu = serverCpuMs() - s0;
   const peak = peakRssMiB();
-  const finalLocalRows = live.size;
-  off();
-  live.close();
+  const finalLocalRows = tables[0].size;
+  for (const off of offs) off();
+  for (const t of tables) t.close();
+  await ref.close().catch(() => {});
   await bs.close();
   const applies = updates.map((u) => u.apply).sort((a, b) => a - b);
   const lat = latencies.sort((a, b) => a - b);
   const sum = (k: "added" | "modRows" | "modCells") => updates.reduce((a, u) => a + u[k], 0);
   return {
+    subscriptions: count,
     seconds: elapsed,
     initialRows,
     readyMs,
@@ -518,8 +504,10 @@ async function subscribe(): Promise<Record<string, unknown>> {
     addedRows: sum("added"),
     modifiedRows: sum("modRows"),
     modifiedCells: sum("modCells"),
-    rowsPerSec: (sum("added") + sum("modRows")) / elapsed,
-    modCellsPerSec: sum("modCells") / elapsed,
+    // Per subscription (all of them together for the total).
+    rowsPerSec: (sum("added") + sum("modRows")) / elapsed / count,
+    totalRowsPerSec: (sum("added") + sum("modRows")) / elapsed,
+    modCellsPerSec: sum("modCells") / elapsed / count,
     applyMs: {
       p50: percentile(applies, 0.5),
       p99: percentile(applies, 0.99),
@@ -532,7 +520,7 @@ async function subscribe(): Promise<Record<string, unknown>> {
     peakRssMiB: peak,
     finalLocalRows,
     samples,
-    perSecond: perSecond(updates, elapsed),
+    perSecond: perSecond(updates, elapsed).map((n) => n / count),
   };
 }
 

@@ -10,11 +10,15 @@
  * - T2: append-only `time_table("PT0.00001s")` (100,000 rows/s): sustained rate, backlog, apply time.
  * - T3: `last_by("Key")` over 10,000 keys of a 100,000 rows/s time table (modify-heavy).
  * - P5: `tableBundle()` of a 10M-row LocalTable built locally (no server).
+ * - G5: how cost grows: Barrage snapshots of 1M, 4M, 10M rows × 5 doubles and of 1M and 4M rows of S2's
+ *   columns (time and memory, pydeephaven alongside), and 1, 10, 50 concurrent subscriptions on one session
+ *   to a 10,000 rows/s time table.
  *
  * Clients, each in a process of its own (bench/client.ts, bench/peer.py): this module (DoGet → Arrow table,
- * Barrage snapshot → LocalTable, Barrage subscription), pydeephaven (`open_table().to_arrow()`),
- * pydeephaven-ticking (`listen`), and the raw sink (the same grpc-js channel draining DoGet / DoExchange
- * without decoding). Ticking tables are created fresh for every client, so each starts from the same point.
+ * Barrage snapshot → Arrow table, Barrage snapshot → LocalTable, Barrage subscriptions), pydeephaven
+ * (`open_table().to_arrow()`), pydeephaven-ticking (`listen`), and the raw sinks (this module's channel, and
+ * a grpc-js channel, draining DoGet / DoExchange without decoding). Ticking tables are created fresh for
+ * every client, so each starts from the same point.
  *
  * Writes bench/results/<timestamp>.{md,json} and latest.{md,json}; the README links latest.md (it is
  * never rewritten by a run).
@@ -28,8 +32,8 @@ import { Session } from "../mod.ts";
 import { startServer, venvPython } from "../src/server/mod.ts";
 import { PROJECT_ROOT, RESULTS_DIR } from "../testing/server.ts";
 import type { Rep } from "./rep.ts";
-import { cycleMs, flags, intervalMs, log, only, peers, reps, s3Rows, started, warmup } from "./flags.ts";
-import { jvmArgs, serverPid, STATIC_SCRIPT, TICKING } from "./workloads.ts";
+import { cycleMs, flags, g5, intervalMs, log, only, peers, reps, s3Rows, started, warmup } from "./flags.ts";
+import { G5_TICKING, jvmArgs, scaleTables, serverPid, STATIC_SCRIPT, TICKING } from "./workloads.ts";
 import { median, summarize } from "./stats.ts";
 import { writeReport } from "./report.ts";
 
@@ -201,26 +205,30 @@ const results: Record<string, unknown> = {
   },
   static: {} as Record<string, Record<string, unknown>>,
   ticking: {} as Record<string, Record<string, unknown>>,
+  scaling: { snapshots: {}, subscriptions: {} } as Record<string, Record<string, Record<string, unknown>>>,
 };
 const staticResults = results.static as Record<string, Record<string, unknown>>;
 const tickingResults = results.ticking as Record<string, Record<string, unknown>>;
+const scaling = results.scaling as Record<string, Record<string, Record<string, unknown>>>;
 
-try {
-  const STATIC: [key: string, label: string, start: () => Promise<Worker>][] = [
-    ["rawDoGet", "raw sink DoGet", () => denoWorker("raw-doget")],
-    ["bareH2DoGet", "bare node:http2 DoGet (no grpc-js)", () => denoWorker("raw-h2-doget")],
-    ["doGet", "deno DoGet → Arrow", () => denoWorker("doget")],
-    ["pydeephaven", "pydeephaven to_arrow", () => pyWorker()],
-    ["rawExchange", "raw sink DoExchange", () => denoWorker("raw-exchange")],
-    ["barrageSnapshot", "deno Barrage snapshot → LocalTable", () => denoWorker("bsnap")],
-  ];
-  const tables = ["S1", "S2", "S3"].filter((w) => only.has(w));
-  if (tables.length) {
-    // One long-lived process per client; the rounds interleave them, repetition by repetition, starting
-    // each round with the next client, so that drift on the shared machine falls on every client alike.
-    const workers = new Map<string, Worker>();
-    const failed = new Map<string, string>();
-    for (const [key, , start] of STATIC) {
+/** Static clients, by key: label and how to start the process. */
+type StaticClient = [key: string, label: string, start: () => Promise<Worker>];
+
+/**
+ * Rounds of static snapshots of `tables`, the clients interleaved run by run (each round starts with the
+ * next client, so that drift on the shared machine falls on every client alike); then the memory a
+ * LocalTable of each table holds (from the `barrageSnapshot` client). One long-lived process per client.
+ */
+async function staticRounds(
+  tables: { name: string; rows: number }[],
+  clients: StaticClient[],
+  rounds: { warmup: number; reps: number; serverWarmup: number },
+  into: Record<string, Record<string, unknown>>,
+): Promise<void> {
+  const workers = new Map<string, Worker>();
+  const failed = new Map<string, string>();
+  try {
+    for (const [key, , start] of clients) {
       if (key === "pydeephaven" && !peers) continue;
       try {
         workers.set(key, await start());
@@ -229,49 +237,109 @@ try {
         failed.set(key, (e as Error).message);
       }
     }
-    try {
-      const serverWarmup = Number(flags["server-warmup"]);
-      for (const w of tables) {
-        log(`${w}: warming the server up (${serverWarmup} DoGet and DoExchange snapshots)`);
-        for (let i = 0; i < serverWarmup; i++) {
-          await workers.get("rawDoGet")!.call({ table: w });
-          await workers.get("rawExchange")!.call({ table: w });
-        }
+    const raws = ["rawDoGet", "rawExchange"].filter((k) => workers.has(k));
+    for (const { name } of tables) {
+      if (rounds.serverWarmup <= 0) break;
+      log(`${name}: warming the server up (${rounds.serverWarmup} snapshots by ${raws.join(", ")})`);
+      for (let i = 0; i < rounds.serverWarmup; i++) {
+        for (const k of raws) await workers.get(k)!.call({ table: name });
       }
-      for (const w of tables) {
-        const rows = w === "S3" ? s3Rows : 1_000_000;
-        log(`${w}: ${rows} rows, ${warmup} + ${reps} interleaved rounds`);
-        const entry: Record<string, unknown> = { rows };
-        const got = new Map<string, Rep[]>();
-        for (let round = 0; round < warmup + reps; round++) {
-          for (let i = 0; i < STATIC.length; i++) {
-            const [key] = STATIC[(i + round) % STATIC.length];
-            const worker = workers.get(key);
-            if (!worker || failed.has(key)) continue;
-            let r: Record<string, unknown>;
-            try {
-              r = await worker.call({ table: w });
-            } catch (e) {
-              if (key !== "pydeephaven") throw e;
-              failed.set(key, (e as Error).message);
-              log(`${w}: pydeephaven failed: ${(e as Error).message}`);
-              continue;
-            }
-            if (key === "doGet") entry.arrowBytes = r.arrowBytes;
-            if (key === "pydeephaven") entry.pyArrowBytes = r.arrowBytes;
-            if (round >= warmup) got.set(key, [...(got.get(key) ?? []), r as unknown as Rep]);
+    }
+    for (const { name, rows } of tables) {
+      log(`${name}: ${rows} rows, ${rounds.warmup} + ${rounds.reps} interleaved rounds`);
+      const entry: Record<string, unknown> = { rows };
+      const got = new Map<string, Rep[]>();
+      for (let round = 0; round < rounds.warmup + rounds.reps; round++) {
+        for (let i = 0; i < clients.length; i++) {
+          const [key] = clients[(i + round) % clients.length];
+          const worker = workers.get(key);
+          if (!worker || failed.has(key)) continue;
+          let r: Record<string, unknown>;
+          try {
+            r = await worker.call({ table: name });
+          } catch (e) {
+            if (key !== "pydeephaven") throw e;
+            failed.set(key, (e as Error).message);
+            log(`${name}: pydeephaven failed: ${(e as Error).message}`);
+            continue;
           }
+          if (key === "doGet") entry.arrowBytes = r.arrowBytes;
+          if (key === "pydeephaven") entry.pyArrowBytes = r.arrowBytes;
+          if (round >= rounds.warmup) got.set(key, [...(got.get(key) ?? []), r as unknown as Rep]);
         }
-        for (const [key, label] of STATIC) {
-          const r = got.get(key);
-          if (r?.length) entry[key] = summarize(label, r);
-        }
-        if (failed.has("pydeephaven")) entry.pydeephavenError = failed.get("pydeephaven");
-        entry.memory = await workers.get("barrageSnapshot")!.call({ table: w, memory: true });
-        staticResults[w] = entry;
       }
+      for (const [key, label] of clients) {
+        const r = got.get(key);
+        if (r?.length) entry[key] = summarize(label, r);
+      }
+      if (failed.has("pydeephaven")) entry.pydeephavenError = failed.get("pydeephaven");
+      entry.memory = await workers.get("barrageSnapshot")!.call({ table: name, memory: true });
+      into[name] = entry;
+    }
+  } finally {
+    for (const worker of workers.values()) await worker.close();
+  }
+}
+
+try {
+  const STATIC: StaticClient[] = [
+    ["rawDoGet", "raw sink DoGet", () => denoWorker("raw-doget")],
+    ["rawExchange", "raw sink DoExchange", () => denoWorker("raw-exchange")],
+    ["rawExchangeKeep", "raw sink DoExchange, messages kept", () => denoWorker("raw-exchange-keep")],
+    ["rawExchangeGrpcJs", "raw sink DoExchange on grpc-js", () => denoWorker("raw-exchange-grpcjs")],
+    ["doGet", "deno DoGet → Arrow", () => denoWorker("doget")],
+    ["barrageArrow", "deno Barrage snapshot → Arrow (toArrow)", () => denoWorker("barrow")],
+    ["pydeephaven", "pydeephaven to_arrow", () => pyWorker()],
+    ["barrageSnapshot", "deno Barrage snapshot → LocalTable", () => denoWorker("bsnap")],
+  ];
+  const tables = ["S1", "S2", "S3"].filter((w) => only.has(w));
+  if (tables.length) {
+    await staticRounds(
+      tables.map((name) => ({ name, rows: name === "S3" ? s3Rows : 1_000_000 })),
+      STATIC,
+      { warmup, reps, serverWarmup: Number(flags["server-warmup"]) },
+      staticResults,
+    );
+  }
+
+  if (only.has("G5")) {
+    // How cost grows with rows: this module's Barrage snapshot into a LocalTable, pydeephaven alongside.
+    const scaled = scaleTables(g5.rows, g5.s2Rows);
+    for (const t of scaled) {
+      log(`G5: making ${t.name} (${t.rows} rows)`);
+      await session.runScript(t.script);
+    }
+    try {
+      await staticRounds(
+        scaled,
+        STATIC.filter(([k]) => ["rawExchange", "pydeephaven", "barrageSnapshot"].includes(k)),
+        { warmup: 1, reps: g5.reps, serverWarmup: 1 },
+        scaling.snapshots,
+      );
+      for (const t of scaled) Object.assign(scaling.snapshots[t.name], { kind: t.kind });
     } finally {
-      for (const worker of workers.values()) await worker.close();
+      await session.runScript(`${scaled.map((t) => `${t.name} = None`).join("\n")}\nimport gc\ngc.collect()`);
+    }
+    // How cost grows with subscriptions: N full subscriptions on one session to one 10,000 rows/s table.
+    for (const n of g5.subs) {
+      const name = `G5_${n}`;
+      log(`G5: ${n} subscriptions for ${g5.seconds} s`);
+      await session.runScript(`from deephaven import time_table\n${G5_TICKING.script(name)}`);
+      try {
+        scaling.subscriptions[String(n)] = await denoClient("subscribe", [
+          "--table",
+          name,
+          "--seconds",
+          String(g5.seconds),
+          "--period-ns",
+          String(G5_TICKING.periodNs),
+          "--count",
+          String(n),
+        ]);
+      } finally {
+        await session.runScript(`${name} = None\nimport gc\ngc.collect()`);
+        await session.runScript(`del ${name}`);
+      }
     }
   }
 

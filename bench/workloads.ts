@@ -1,33 +1,14 @@
 /**
  * The benchmark's server: the static tables (S1–S3) made by its start-up script, the ticking tables
- * (T1–T3), its JVM arguments, and how to find its process.
+ * (T1–T3), G5's scaling tables, its JVM arguments, and how to find its process.
  *
  * @module
  */
 
 import { cycleMs, flags, intervalMs, s3Rows } from "./flags.ts";
+import { DOUBLES_COLUMNS, S2_COLUMNS, staticScript } from "./tables.ts";
 
-export const STATIC_SCRIPT = `
-from deephaven import empty_table
-S1 = empty_table(1_000_000).update([
-    "L = ii * 3", "I = (int) i", "D1 = random()", "D2 = random() * 1000", "D3 = ii / 7.0", "D4 = Math.sqrt(ii)",
-])
-S2 = empty_table(1_000_000).update([
-    "Sym = ii % 20 == 0 ? null : (\`ID-\` + Long.toHexString(ii * 2654435761L % 1000000007L))",
-    "Name = ii % 20 == 1 ? null : (\`customer_\` + (ii % 100000))",
-    "Ts = ii % 20 == 2 ? null : epochNanosToInstant(1700000000000000000L + ii * 1000000L)",
-    "I = ii % 20 == 3 ? NULL_INT : (int) i",
-    "L = ii % 20 == 4 ? NULL_LONG : ii * 3",
-    "D = ii % 20 == 5 ? NULL_DOUBLE : random()",
-    "E = ii % 20 == 6 ? NULL_DOUBLE : ii / 7.0",
-    "F = ii % 20 == 7 ? NULL_FLOAT : (float) (ii % 1000) / 3.0f",
-    "H = ii % 20 == 8 ? NULL_SHORT : (short) (ii % 30000)",
-    "B = ii % 20 == 9 ? NULL_BYTE : (byte) (ii % 100)",
-])
-S3 = empty_table(${s3Rows}).update([
-    "A = random()", "B = ii * 0.5", "C = Math.sin(ii)", "D = random() * ii", "E = (double) ii",
-])
-`;
+export const STATIC_SCRIPT: string = staticScript(s3Rows);
 
 export const TICKING: Record<
   string,
@@ -50,6 +31,36 @@ export const TICKING: Record<
     periodNs: 0,
     seconds: Number(flags["t3-seconds"]),
   },
+};
+
+/** G5's tables: a name, its rows, and the script that makes it in the server's scope. */
+export interface ScaleTable {
+  name: string;
+  kind: "doubles" | "S2";
+  rows: number;
+  script: string;
+}
+
+/** The G5 scaling tables: `rows` × 5 doubles, and `s2Rows` of S2's columns. */
+export function scaleTables(rows: number[], s2Rows: number[]): ScaleTable[] {
+  const label = (n: number) => (n % 1_000_000 === 0 ? `${n / 1_000_000}M` : `${n}`);
+  const table = (kind: "doubles" | "S2", n: number): ScaleTable => {
+    const name = `${kind === "S2" ? "S2" : "D"}_${label(n)}`;
+    const columns = kind === "S2" ? S2_COLUMNS : DOUBLES_COLUMNS;
+    return {
+      name,
+      kind,
+      rows: n,
+      script: `from deephaven import empty_table\n${name} = empty_table(${n}).update(${columns})`,
+    };
+  };
+  return [...rows.map((n) => table("doubles", n)), ...s2Rows.map((n) => table("S2", n))];
+}
+
+/** G5's ticking table: 10,000 rows a second. */
+export const G5_TICKING = {
+  script: (n: string) => `${n} = time_table("PT0.0001s").update(["I = ii", "X = random()"])`,
+  periodNs: 100_000,
 };
 
 export const jvmArgs = [

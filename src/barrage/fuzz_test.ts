@@ -13,6 +13,7 @@ import { decodeUpdateMetadata } from "./messages.ts";
 import { decimalText, decodeRecordBatch } from "./record_batch.ts";
 import { schemaFromFlatbuffer } from "../arrow/ipc.ts";
 import { decimalToBytes } from "../table/to_arrow.ts";
+import { Utf8Chunk } from "../table/utf8.ts";
 import { loadRecordedStreams, type RecordedStream } from "../../testing/fixtures/recorded.ts";
 import { fuzz, type FuzzCase, makeValidCase } from "../../testing/fuzz.ts";
 import * as arrow from "../deps/apache_arrow.ts";
@@ -30,7 +31,12 @@ function snapshotColumns(s: RecordedStream): { schema: arrow.Schema; columns: un
   const schema = schemaFromFlatbuffer(s.messages[0].dataHeader);
   const m = s.messages[1];
   const batch = decodeRecordBatch(m.dataHeader, m.dataBody, schema);
-  return { schema, columns: batch.columns.map((c) => Array.from(c as ArrayLike<unknown>)) };
+  return {
+    schema,
+    columns: batch.columns.map((c) =>
+      c instanceof Utf8Chunk ? c.toArray() : Array.from(c as ArrayLike<unknown>)
+    ),
+  };
 }
 
 Deno.test("recorded messages: every stream's schema, metadata and record batches decode", () => {

@@ -22,6 +22,7 @@ import {
   nullSentinel,
   toJs,
   TYPED,
+  Utf8Chunk,
 } from "../table/column.ts";
 import type { GrowableTypedArrayConstructor } from "../table/grow.ts";
 import { bigIntFromBytes, decimalText, fixedDecimalText } from "../table/decimal.ts";
@@ -43,9 +44,10 @@ function malformed(what: string): DeephavenError {
   );
 }
 
-type TypedCtor = GrowableTypedArrayConstructor;
+/** The error of a malformed record batch (DATA_LOSS), for the streaming decoder's own checks. */
+export const malformedBatch: (what: string) => DeephavenError = malformed;
 
-const utf8 = new TextDecoder("utf-8", { fatal: false });
+type TypedCtor = GrowableTypedArrayConstructor;
 
 class Cursor {
   node = 0;
@@ -56,7 +58,7 @@ class Cursor {
    */
   deephavenNulls = false;
   constructor(
-    readonly meta: arrow.RecordBatch | {
+    readonly meta: {
       nodes: { length: number; nullCount: number }[];
       buffers: { offset: number; length: number }[];
     },
@@ -64,9 +66,7 @@ class Cursor {
   ) {}
 
   nextNode(): { length: number; nullCount: number } {
-    // deno-lint-ignore no-explicit-any
-    const nodes = (this.meta as any).nodes as { length: number; nullCount: number }[];
-    const n = nodes[this.node++];
+    const n = this.meta.nodes[this.node++];
     if (!n) throw malformed("fewer field nodes than schema columns");
     const length = Number(n.length), nullCount = Number(n.nullCount);
     if (!(length >= 0) || length > 0x7fffffff || !(nullCount >= 0) || nullCount > length) {
@@ -76,9 +76,7 @@ class Cursor {
   }
 
   nextBuffer(): Uint8Array {
-    // deno-lint-ignore no-explicit-any
-    const buffers = (this.meta as any).buffers as { offset: number; length: number }[];
-    const b = buffers[this.buffer++];
+    const b = this.meta.buffers[this.buffer++];
     if (!b) throw malformed("fewer buffers than the schema needs");
     const off = Number(b.offset), len = Number(b.length);
     if (!(off >= 0) || !(len >= 0) || off + len > this.body.length) {
@@ -203,31 +201,17 @@ function offsets(cur: Cursor, length: number): Int32Array {
   return o;
 }
 
-function strings(cur: Cursor): unknown[] {
+/**
+ * A string column as Arrow string data: views of the message's offsets, bytes and validity (the table copies
+ * the bytes once, in a block; nothing is decoded here).
+ */
+function strings(cur: Cursor): Utf8Chunk {
   const { length, nullCount } = cur.nextNode();
   const validity = readValidity(cur, length, nullCount);
   const o = offsets(cur, length);
   const data = cur.nextBuffer();
   if (length > 0 && o[length] > data.length) throw malformed("string data is shorter than its offsets");
-  const out = new Array<unknown>(length);
-  // Fast path: all-ASCII data decodes once; values are substrings.
-  let ascii = true;
-  const end = length > 0 ? o[length] : 0;
-  for (let i = o[0]; i < end; i++) {
-    if (data[i] >= 0x80) {
-      ascii = false;
-      break;
-    }
-  }
-  if (ascii) {
-    const all = utf8.decode(data.subarray(0, end));
-    for (let i = 0; i < length; i++) out[i] = isValid(validity, i) ? all.substring(o[i], o[i + 1]) : null;
-  } else {
-    for (let i = 0; i < length; i++) {
-      out[i] = isValid(validity, i) ? utf8.decode(data.subarray(o[i], o[i + 1])) : null;
-    }
-  }
-  return out;
+  return new Utf8Chunk(o, data, validity);
 }
 
 function binaries(cur: Cursor, kind: ColumnKind): unknown[] {
@@ -296,7 +280,8 @@ function lists(cur: Cursor, field: arrow.Field, name: string): unknown[] {
   const o = fixed ? undefined : offsets(cur, length);
   const childField = (field.type as arrow.List).children[0];
   const childKind = columnKind(childField);
-  const child = column(cur, childField, name) as unknown[];
+  const decoded = column(cur, childField, name);
+  const child = (decoded instanceof Utf8Chunk ? decoded.toArray() : decoded) as unknown[];
   if (fixed && length * size > child.length) throw malformed("a fixed-size list has fewer values than rows");
   const out = new Array<unknown>(length);
   for (let i = 0; i < length; i++) {
@@ -379,22 +364,33 @@ function column(cur: Cursor, field: arrow.Field, name: string = field.name): Chu
   }
 }
 
+/** A field node of a record batch: a column's length and null count. */
+export interface FieldNode {
+  length: number;
+  nullCount: number;
+}
+
+/** A buffer of a record batch: where it lies in the message body. */
+export interface BatchBuffer {
+  offset: number;
+  length: number;
+}
+
+/** The metadata of a record batch message: its length, field nodes and buffers. */
+export interface BatchLayout {
+  length: number;
+  nodes: FieldNode[];
+  buffers: BatchBuffer[];
+}
+
 /**
- * Decodes a record batch message into per-column chunks.
+ * Reads and checks the header of a record batch message (a dictionary batch or compression is refused).
+ * Node and buffer values are checked as the columns read them.
  *
  * @param header The flatbuffer Arrow `Message` (FlightData `data_header`).
- * @param body The message body (FlightData `data_body`).
- * @param schema The stream's schema.
- * @param deephavenNulls Whether the stream marks nulls with Deephaven's sentinels (a Barrage subscription
- *   or snapshot with `useDeephavenNulls`) rather than with validity bitmaps only (Arrow IPC, DoGet).
- * @returns The decoded batch.
+ * @returns Its length, field nodes and buffers.
  */
-export function decodeRecordBatch(
-  header: Uint8Array,
-  body: Uint8Array,
-  schema: arrow.Schema,
-  deephavenNulls = false,
-): DecodedBatch {
+export function readBatchHeader(header: Uint8Array): BatchLayout {
   checkArrowMessage(header);
   let msg: arrow.Message;
   try {
@@ -411,9 +407,15 @@ export function decodeRecordBatch(
     }
     throw malformed("expected a RecordBatch message");
   }
-  let meta: arrow.RecordBatch & { length: number; compression: unknown };
+  type Numeric = number | bigint;
+  let meta: {
+    length: Numeric;
+    compression: unknown;
+    nodes: { length: Numeric; nullCount: Numeric }[];
+    buffers: { offset: Numeric; length: Numeric }[];
+  };
   try {
-    meta = msg.header() as unknown as arrow.RecordBatch & { length: number; compression: unknown };
+    meta = msg.header() as unknown as typeof meta;
   } catch (e) {
     // apache-arrow throws a TypeError for 64-bit lengths and offsets beyond 2^53.
     throw malformed(`cannot decode the record batch header (${(e as Error).message})`);
@@ -426,6 +428,89 @@ export function decodeRecordBatch(
       },
     );
   }
+  return {
+    length: Number(meta.length),
+    nodes: meta.nodes.map((n) => ({ length: Number(n.length), nullCount: Number(n.nullCount) })),
+    buffers: meta.buffers.map((b) => ({ offset: Number(b.offset), length: Number(b.length) })),
+  };
+}
+
+/**
+ * How many field nodes and buffers a field's column takes in a record batch, in the order the decoder
+ * reads them (see `column`): 2 buffers for fixed-width columns, 3 for strings and binaries, lists their
+ * validity (and offsets) then their child, other types their layout's buffers then their children.
+ *
+ * @param field The field.
+ * @returns The counts.
+ */
+export function layoutOf(field: arrow.Field): { nodes: number; buffers: number } {
+  const t = field.type;
+  let nodes = 1, buffers: number;
+  switch (columnKind(field)) {
+    case "string":
+    case "bigint":
+    case "decimal":
+    case "binary":
+      buffers = 3;
+      break;
+    case "list":
+      buffers = t.typeId === arrow.Type.FixedSizeList ? 1 : 2;
+      break;
+    case "other":
+      buffers = arrow.DataType.isNull(t) ? 0 : arrow.DataType.isStruct(t) ? 1 : 2;
+      break;
+    default:
+      buffers = 2;
+  }
+  for (const c of t.children ?? []) {
+    const l = layoutOf(c);
+    nodes += l.nodes;
+    buffers += l.buffers;
+  }
+  return { nodes, buffers };
+}
+
+/**
+ * Decodes one column from its own field nodes and buffers (offsets into `body`, which must be 8-byte
+ * aligned), as {@linkcode decodeRecordBatch} decodes it inside a whole batch.
+ *
+ * @param field The column's field.
+ * @param nodes Its field nodes (see {@linkcode layoutOf}).
+ * @param buffers Its buffers.
+ * @param body The bytes the buffers lie in.
+ * @param deephavenNulls Whether the stream marks nulls with Deephaven's sentinels (see
+ *   {@linkcode decodeRecordBatch}).
+ * @returns The decoded chunk.
+ */
+export function decodeColumn(
+  field: arrow.Field,
+  nodes: FieldNode[],
+  buffers: BatchBuffer[],
+  body: Uint8Array,
+  deephavenNulls = false,
+): Chunk {
+  const cur = new Cursor({ nodes, buffers }, body);
+  cur.deephavenNulls = deephavenNulls;
+  return column(cur, field);
+}
+
+/**
+ * Decodes a record batch message into per-column chunks.
+ *
+ * @param header The flatbuffer Arrow `Message` (FlightData `data_header`).
+ * @param body The message body (FlightData `data_body`).
+ * @param schema The stream's schema.
+ * @param deephavenNulls Whether the stream marks nulls with Deephaven's sentinels (a Barrage subscription
+ *   or snapshot with `useDeephavenNulls`) rather than with validity bitmaps only (Arrow IPC, DoGet).
+ * @returns The decoded batch.
+ */
+export function decodeRecordBatch(
+  header: Uint8Array,
+  body: Uint8Array,
+  schema: arrow.Schema,
+  deephavenNulls = false,
+): DecodedBatch {
+  const meta = readBatchHeader(header);
   // A plain, 8-byte aligned Uint8Array: typed views need alignment, and a Node Buffer's slice() is not a copy.
   let plain = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
   if (plain.byteOffset % 8 !== 0) {
@@ -436,5 +521,5 @@ export function decodeRecordBatch(
   cur.deephavenNulls = deephavenNulls;
   const columns: Chunk[] = [];
   for (const f of schema.fields) columns.push(column(cur, f));
-  return { length: Number(meta.length), columns };
+  return { length: meta.length, columns };
 }

@@ -15,18 +15,10 @@ import { isTransient, type SessionCore } from "../session/core.ts";
 import { schemaFromFlatbuffer } from "../arrow/ipc.ts";
 import { describeTicket } from "../session/ticket.ts";
 import { createLocalTable, LocalTable, type TableState, type TableWriter } from "../table/local_table.ts";
-import type { KeyedChange } from "../table/storage.ts";
-import { viewportChange } from "./viewport.ts";
 import { RowSet } from "../table/rowset.ts";
-import type { Chunk } from "../table/column.ts";
-import { decodeRecordBatch } from "./record_batch.ts";
-import {
-  decodeUpdateMetadata,
-  snapshotRequest,
-  subscriptionRequest,
-  type UpdateMetadata,
-  usesDeephavenNulls,
-} from "./messages.ts";
+import { type LiveTarget, UpdateApplier } from "./applier.ts";
+import { SnapshotStream } from "./snapshot_stream.ts";
+import { snapshotRequest, subscriptionRequest, type UpdateMetadata, usesDeephavenNulls } from "./messages.ts";
 import { FlightService } from "../generated/proto/arrow/flight/protocol/flight_pb.ts";
 import type { FlightData } from "../generated/proto/arrow/flight/protocol/flight_pb.ts";
 
@@ -214,61 +206,11 @@ class Guard {
   }
 }
 
-function malformedStream(what: string): DeephavenError {
-  return new DeephavenError(`Malformed Barrage stream: ${what}; report this with the server version`, {
-    code: GrpcCode.DATA_LOSS,
-  });
-}
-
-/** An update being assembled from its record batches. */
-class PendingUpdate {
-  readonly addExpected: number;
-  addReceived = 0;
-  readonly addData: Chunk[][];
-  readonly modExpected: number[];
-  readonly modReceived: number[];
-  readonly modData: Chunk[][];
-
-  constructor(readonly meta: UpdateMetadata, columnCount: number) {
-    this.addExpected = (meta.addedRowsIncluded ?? meta.addedRows).size;
-    this.addData = Array.from({ length: columnCount }, () => []);
-    this.modExpected = Array.from({ length: columnCount }, (_, i) => meta.modifiedRows[i]?.size ?? 0);
-    this.modReceived = new Array(columnCount).fill(0);
-    this.modData = Array.from({ length: columnCount }, () => []);
-  }
-
-  add(batch: { length: number; columns: Chunk[] }): void {
-    if (this.addReceived < this.addExpected) {
-      if (this.addReceived + batch.length > this.addExpected) {
-        throw malformedStream("a message carries more added rows than its metadata lists");
-      }
-      batch.columns.forEach((c, i) => {
-        if (c.length > 0) this.addData[i].push(c);
-      });
-      this.addReceived += batch.length;
-    } else {
-      batch.columns.forEach((c, i) => {
-        if (c.length > 0) {
-          if (this.modReceived[i] + c.length > this.modExpected[i]) {
-            throw malformedStream("a message carries more modified rows than its metadata lists");
-          }
-          this.modData[i].push(c);
-          this.modReceived[i] += c.length;
-        }
-      });
-    }
-  }
-
-  get complete(): boolean {
-    return this.addReceived >= this.addExpected && this.modExpected.every((n, i) => this.modReceived[i] >= n);
-  }
-}
-
 /**
  * The inside of a live table that only this module sees: its writer and stream, what it asked the server for
  * (the target), what the rows it holds are (the effective viewport), and who waits for the target.
  */
-class LiveControl {
+class LiveControl implements LiveTarget {
   call: Exchange | undefined;
   /** The requested viewport, direction and columns. */
   viewport: RowSet | undefined;
@@ -357,202 +299,6 @@ class LiveControl {
 }
 
 let controlOf: (t: LiveTable) => LiveControl;
-
-/** A completed update, held back while a snapshot is being assembled. */
-interface Completed {
-  meta: UpdateMetadata;
-  addData: Chunk[][];
-  modData: Chunk[][];
-  addCount: number;
-}
-
-/**
- * How an applier treats updates until its table holds what it asked for (see {@linkcode UpdateApplier}):
- * - `none`: apply and announce each update (static snapshots, and live tables that are current);
- * - `quiet`: apply each update at once without telling anyone, and announce the whole table once complete
- *   (a new table that nobody holds yet);
- * - `queue`: keep the updates, then apply them together and announce one update that replaces the rows (a
- *   table whose readers keep seeing its previous rows until the new ones are complete).
- */
-type Hold = "none" | "quiet" | "queue";
-
-/**
- * Applies Barrage messages of one stream to a local table. A snapshot that arrives in several messages (the
- * server's growing snapshots, with deltas in between) is held back until it is complete, so that listeners
- * never see rows without their data, nor snapshot data reported as modified: they see the whole table once.
- */
-class UpdateApplier {
-  #schema: arrow.Schema;
-  #pending: PendingUpdate | undefined;
-  readonly #blink: boolean;
-  #hold: Hold;
-  #queue: Completed[] = [];
-  /** Whether the first rows of this stream replace every row held (after a resubscription). */
-  readonly #replace: boolean;
-  /** Whether the stream carries Deephaven null sentinels (else Arrow validity bitmaps). */
-  readonly #deephavenNulls: boolean;
-
-  constructor(
-    schema: arrow.Schema,
-    readonly writer: TableWriter,
-    readonly mode: () => "keyed" | "positional" | "append",
-    readonly live?: LiveControl,
-    options: { hold?: Hold; replace?: boolean; deephavenNulls?: boolean } = {},
-  ) {
-    this.#schema = schema;
-    this.#blink = schema.metadata.get("deephaven:attribute.BlinkTable") === "true";
-    this.#hold = options.hold ?? "none";
-    this.#replace = options.replace ?? false;
-    this.#deephavenNulls = options.deephavenNulls ?? true;
-  }
-
-  /** Whether updates are being held back until the table holds what it asked for. */
-  get holding(): boolean {
-    return this.#hold !== "none";
-  }
-
-  /** Holds updates back until the table reaches its new target (a viewport change). */
-  holdUntilTarget(): void {
-    if (this.#hold === "none") this.#hold = "queue";
-  }
-
-  /** Feeds one FlightData; returns the metadata of an update when this message completed it. */
-  feed(fd: FlightData): UpdateMetadata | undefined {
-    if (fd.appMetadata.length > 0) {
-      const meta = decodeUpdateMetadata(fd.appMetadata);
-      if (meta) {
-        if (this.#pending) throw malformedStream("an update started before the previous one was complete");
-        this.#pending = new PendingUpdate(meta, this.#schema.fields.length);
-      }
-    }
-    if (fd.dataHeader.length === 0) return this.#finishIfComplete();
-    const batch = decodeRecordBatch(fd.dataHeader, fd.dataBody, this.#schema, this.#deephavenNulls);
-    if (!this.#pending) throw malformedStream("a record batch arrived without update metadata");
-    this.#pending.add(batch);
-    return this.#finishIfComplete();
-  }
-
-  /** Rows received and expected of the update being assembled (`undefined` between updates). */
-  get pendingRows(): { received: number; expected: number } | undefined {
-    const p = this.#pending;
-    return p ? { received: Math.min(p.addReceived, p.addExpected), expected: p.addExpected } : undefined;
-  }
-
-  #finishIfComplete(): UpdateMetadata | undefined {
-    const p = this.#pending;
-    if (!p || !p.complete) return undefined;
-    this.#pending = undefined;
-    const u: Completed = { meta: p.meta, addData: p.addData, modData: p.modData, addCount: p.addExpected };
-    const live = this.live;
-    if (this.#hold === "none") {
-      this.#apply(u, true);
-      if (live?.matchesTarget(u.meta)) live.reached();
-    } else {
-      if (this.#hold === "quiet") this.#apply(u, false);
-      else this.#queue.push(u);
-      if (!live || live.matchesTarget(u.meta)) this.#release();
-    }
-    return p.meta;
-  }
-
-  /** The held-back updates are complete: apply what waits, and announce the whole table once. */
-  #release(): void {
-    const storage = this.writer.storage;
-    const before = { keys: storage.rowSet, slots: storage.slots().slice() };
-    if (this.#hold === "queue") {
-      if (this.#replace && storage.size > 0) {
-        // A new stream speaks of an empty table: the rows held before go first.
-        storage.applyKeyed({
-          isSnapshot: true,
-          removed: storage.rowSet,
-          shifts: undefined,
-          added: RowSet.EMPTY,
-          addData: [],
-          modified: [],
-          modData: [],
-        });
-      }
-      for (const u of this.#queue) this.#apply(u, false);
-    }
-    this.live?.clearDropped();
-    const hold = this.#hold;
-    this.#hold = "none";
-    this.#queue = [];
-    // Rows that stayed are announced as removed and added again: their values may all have changed.
-    this.writer.announce({
-      added: storage.rowSet,
-      removed: hold === "quiet" ? RowSet.EMPTY : before.keys,
-      modified: RowSet.EMPTY,
-      modifiedColumns: [],
-      shifted: false,
-      isSnapshot: true,
-      resubscribed: this.#replace || undefined,
-      slots: {
-        removed: hold === "quiet" ? new Int32Array(0) : before.slots,
-        added: storage.slots().slice(),
-        modified: new Int32Array(0),
-      },
-    });
-    this.live?.reached();
-  }
-
-  /** Applies one completed update to the storage, and tells listeners when `announce`. */
-  #apply(u: Completed, announce: boolean): void {
-    let m = u.meta;
-    const w = this.writer;
-    const storage = w.storage;
-    this.live?.applied(m);
-    const cols = this.live?.effectiveColumns;
-    if (cols && cols.size < this.#schema.fields.length) {
-      // The server's producer may carry columns that other subscribers to the table asked for: as Deephaven's
-      // Java client, keep only this subscription's columns (the others stay empty).
-      u = {
-        ...u,
-        addData: u.addData.map((d, i) => (cols.has(i) ? d : [])),
-        modData: u.modData.map((d, i) => (cols.has(i) ? d : [])),
-        meta: { ...m, modifiedRows: m.modifiedRows.map((rs, i) => (cols.has(i) ? rs : RowSet.EMPTY)) },
-      };
-      m = u.meta;
-    }
-    const mode = this.mode();
-    if (mode === "append") {
-      const n = u.addCount;
-      const start = storage.size;
-      w.applyPositional({
-        isSnapshot: true,
-        removed: RowSet.EMPTY,
-        added: n > 0 ? RowSet.range(start, start + n - 1) : RowSet.EMPTY,
-        addData: u.addData,
-        modified: [],
-        modData: [],
-      });
-      return;
-    }
-    // Viewport messages speak of offsets; src/barrage/viewport.ts turns them into the table's keys.
-    const change: KeyedChange = mode === "positional"
-      ? viewportChange({
-        isSnapshot: m.isSnapshot,
-        removed: m.removedRows,
-        added: m.addedRows,
-        addData: u.addData,
-        modified: m.modifiedRows,
-        modData: u.modData,
-      }, storage.size)
-      : {
-        isSnapshot: m.isSnapshot,
-        // Each update of a blink table replaces its rows.
-        removed: this.#blink && !m.isSnapshot ? storage.rowSet : m.removedRows,
-        shifts: m.shiftData,
-        added: m.addedRows,
-        addedIncluded: m.addedRowsIncluded,
-        addData: u.addData,
-        modified: m.modifiedRows,
-        modData: u.modData,
-      };
-    if (announce) w.applyKeyed(change);
-    else storage.applyKeyed(change);
-  }
-}
 
 /**
  * A local table that a Barrage subscription keeps current. It is a
@@ -735,6 +481,8 @@ async function firstMessage(it: AsyncIterator<FlightData>, what: string): Promis
   }
   return schemaFromFlatbuffer(r.value.dataHeader);
 }
+
+const FLIGHT_EXCHANGE = "/arrow.flight.protocol.FlightService/DoExchange";
 
 function exchange(core: SessionCore, what: string): Exchange {
   core.checkAlive(what);
@@ -946,27 +694,49 @@ export async function snapshotTicket(
     options.signal,
   );
   if (guard.error) throw guard.error;
+  const request = {
+    appMetadata: snapshotRequest(ticket, {
+      columns,
+      viewport,
+      reverseViewport: options.reverse ?? false,
+      useDeephavenNulls: options.useDeephavenNulls,
+      batchSize: options.batchSize,
+      maxMessageSize: options.maxMessageSize,
+    }),
+  };
+  const deephavenNulls = usesDeephavenNulls(options);
+  if (core.channel.receives(FLIGHT_EXCHANGE)) {
+    // The rows go from the socket into the table as they arrive (snapshot_stream.ts).
+    const stream = new SnapshotStream({ what, expectedRows, onProgress: options.onProgress, deephavenNulls });
+    core.checkAlive(what);
+    const call = core.channel.bidi(rpc(FlightService.method.doExchange), {
+      what,
+      receive: (n) => stream.receive(n),
+    });
+    guard.hold(() => call.cancel());
+    try {
+      call.send(request);
+      call.end();
+      const it = call[Symbol.asyncIterator]();
+      while (!(await guard.race(it.next())).done) { /* the receiver takes every message */ }
+      return stream.done();
+    } catch (e) {
+      call.cancel();
+      throw guard.error ?? explain(e, what);
+    } finally {
+      guard.clear();
+    }
+  }
   const call = exchange(core, what);
   guard.hold(() => call.cancel());
   try {
-    call.send({
-      appMetadata: snapshotRequest(ticket, {
-        columns,
-        viewport,
-        reverseViewport: options.reverse ?? false,
-        useDeephavenNulls: options.useDeephavenNulls,
-        batchSize: options.batchSize,
-        maxMessageSize: options.maxMessageSize,
-      }),
-    });
+    call.send(request);
     call.end();
     const it = call[Symbol.asyncIterator]();
     const schema = await guard.race(firstMessage(it, what));
     const { table, writer } = createLocalTable(schema);
     // Snapshot rows are appended in arrival order (as Deephaven's Java client does).
-    const applier = new UpdateApplier(schema, writer, () => "append", undefined, {
-      deephavenNulls: usesDeephavenNulls(options),
-    });
+    const applier = new UpdateApplier(schema, writer, () => "append", undefined, { deephavenNulls });
     let bytes = 0, done = 0;
     while (true) {
       const r = await guard.race(it.next());

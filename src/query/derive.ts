@@ -17,7 +17,7 @@ import {
   type TableWriter,
 } from "../table/local_table.ts";
 import { RowSet } from "../table/rowset.ts";
-import type { ColumnKind, ColumnStore } from "../table/column.ts";
+import type { Chunk, ColumnKind, ColumnStore } from "../table/column.ts";
 import { KINDS } from "../table/kinds.ts";
 
 /** Reads a source table's rows by storage slot. */
@@ -64,12 +64,9 @@ export class SlotReader {
     return out;
   }
 
-  /** Raw values of column `j` at the given slots. */
-  rawColumn(j: number, slots: Int32Array): unknown[] {
-    const store = this.stores[j];
-    const out = new Array<unknown>(slots.length);
-    for (let i = 0; i < slots.length; i++) out[i] = store.raw(slots[i]);
-    return out;
+  /** Raw values of column `j` at the given slots, as a chunk of the column's kind. */
+  rawColumn(j: number, slots: Int32Array): Chunk {
+    return this.stores[j].gather(slots);
   }
 }
 

@@ -49,6 +49,24 @@ function compileComparison(expr: string, reader: SlotReader): (slot: number) => 
   const constant = lit && ls.kind === "timestamp" && lit.value !== null
     ? Instant.from(lit.value as InstantLike).epochNanos
     : lit?.value;
+  if (ls.utf8 && lit && typeof lit.value === "string") {
+    // A string column against a string: compare the stored bytes, decode nothing.
+    const utf8 = ls.utf8, bytes = new TextEncoder().encode(lit.value);
+    const test = op === "==" || op === "!="
+      ? (c: number) => c === 0
+      : op === "<"
+      ? (c: number) => c < 0
+      : op === "<="
+      ? (c: number) => c <= 0
+      : op === ">"
+      ? (c: number) => c > 0
+      : (c: number) => c >= 0;
+    return (slot) => {
+      if (utf8.isNull(slot)) return op === "!=";
+      const pass = test(utf8.compareBytes(slot, bytes));
+      return op === "!=" ? !pass : pass;
+    };
+  }
   return (slot) => {
     const a = valueAt(ls, slot);
     const b = rs ? valueAt(rs, slot) : constant;

@@ -18,7 +18,8 @@ import {
 } from "../table/local_table.ts";
 import { RowSet } from "../table/rowset.ts";
 import { COLUMN_TYPES, computedRaw, fieldOfType, inferType, isColumnType } from "./column_types.ts";
-import { bad, compareRaw, derive, growInt32, isEmptyUpdate, SlotReader } from "./derive.ts";
+import type { Chunk } from "../table/column.ts";
+import { bad, derive, growInt32, isEmptyUpdate, SlotReader } from "./derive.ts";
 import { compileFilter } from "./filter.ts";
 
 export { aggBy, firstBy, lastBy } from "./aggregate.ts";
@@ -59,7 +60,7 @@ function mapped(source: LocalTable, columns: MappedColumn[]): LocalTable {
       if (r === undefined) rows.set(s, r = Array.from(s, (slot) => reader.row(slot)));
       return r;
     };
-    const values = (c: MappedColumn, s: Int32Array): unknown[] => {
+    const values = (c: MappedColumn, s: Int32Array): Chunk => {
       if (c.from !== undefined) return reader.rawColumn(c.from, s);
       const initial = c.initial;
       c.initial = undefined;
@@ -281,8 +282,7 @@ export function sort(source: LocalTable, columns: string[], descending: boolean[
   const sortCols = new Set(columns);
   const cmp = (a: number, b: number): number => {
     for (let k = 0; k < keys.length; k++) {
-      const st = reader.stores[keys[k]];
-      const c = compareRaw(st.kind, st.raw(a), st.raw(b));
+      const c = reader.stores[keys[k]].compareSlots(a, b);
       if (c !== 0) return descending[k] ? -c : c;
     }
     return storageOf(source).positionOfSlot(a) - storageOf(source).positionOfSlot(b);

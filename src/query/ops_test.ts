@@ -27,7 +27,7 @@ function writerOf(t: LocalTable): TableWriter {
   return writers.get(t)!;
 }
 import { RowSet, ShiftData } from "../table/rowset.ts";
-import { NULLS } from "../table/column.ts";
+import { NULLS, Utf8Chunk } from "../table/column.ts";
 import { mulberry32 } from "../../testing/prng.ts";
 
 // ---------------------------------------------------------------- random source rows
@@ -67,7 +67,9 @@ interface Model {
 const COLS = ["Sym", "Qty", "Px", "Id"] as const;
 type Col = typeof COLS[number];
 
-const SYMS = ["A", "B", "C", "D", null];
+// Multi-byte, astral (a surrogate pair in UTF-16) and private-use (above the surrogates in UTF-16) symbols:
+// strings are stored as UTF-8, which orders those two the other way round.
+const SYMS = ["A", "B", "C", "D", null, "\u00e9t\u00e9", "\u{1F600}", "\uE000x"];
 
 function randomValue(r: Rand, c: Col, nextId: () => bigint): Model[Col] {
   switch (c) {
@@ -102,7 +104,8 @@ function randomRow(r: Rand, nextId: () => bigint): Model {
 function rawChunk(c: Col, values: Model[Col][]): ColumnData {
   switch (c) {
     case "Sym":
-      return [values.slice()];
+      // As the decoder gives them (Arrow string data) or as local queries write them (JS strings).
+      return [values.length % 2 ? Utf8Chunk.from(values) : values.slice()];
     case "Qty":
       return [Int32Array.from(values as (number | null)[], (v) => v ?? NULLS.int32)];
     case "Px":
@@ -579,6 +582,17 @@ const CASES: Case[] = [
         ),
         SRC_COLS,
       ),
+  },
+  {
+    label: `where(["Sym > 'B'", "Sym != 'D'"])`,
+    build: (s) => s.where(["Sym > 'B'", "Sym != 'D'"]),
+    expect: (rows) =>
+      plain(rows.filter((r) => typeof r.Sym === "string" && r.Sym > "B" && r.Sym !== "D"), SRC_COLS),
+  },
+  {
+    label: "where(\"Sym == '\u{1F600}'\")",
+    build: (s) => s.where("Sym == '\u{1F600}'"),
+    expect: (rows) => plain(rows.filter((r) => r.Sym === "\u{1F600}"), SRC_COLS),
   },
   {
     label: "where('Sym != null')",

@@ -341,8 +341,9 @@ export class Session {
   }
 
   /**
-   * The current data of a table as an apache-arrow `Table` (one Flight DoGet), by handle or ticket. For a
-   * local table (a `LocalTable` in state `snapshot`) use `barrageSession(...).snapshot()`.
+   * The current data of a table as an apache-arrow `Table` (one Barrage snapshot, see `TableRef.toArrow`), by
+   * handle or ticket. For a local table (a `LocalTable` in state `snapshot`) use
+   * `barrageSession(...).snapshot()`.
    *
    * @example
    * ```ts ignore
@@ -357,7 +358,7 @@ export class Session {
   async toArrow(table: TableRef | TicketLike, signal?: AbortSignal): Promise<Table> {
     checkSignal(signal, "toArrow()");
     if (table instanceof TableRef) return await table.toArrow(signal);
-    return await this.#core.doGet(ticketBytes(table), signal);
+    return await this.#core.exchangeSnapshot(ticketBytes(table), signal);
   }
 
   #console(): Promise<Uint8Array> {

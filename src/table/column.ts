@@ -4,8 +4,9 @@
  * Each column is stored in slots (dense indexes chosen by the table's
  * redirection, not row keys). Fixed-width Deephaven types live in typed
  * arrays and mark nulls with Deephaven's own sentinels (which can never be
- * values), so no separate validity storage is needed; strings, decimals and
- * arrays live in plain JS arrays with `null`.
+ * values), so no separate validity storage is needed; strings are UTF-8 bytes
+ * in a heap of the column's own (`./utf8.ts`); decimals and arrays live in
+ * plain JS arrays with `null`.
  *
  * @module
  */
@@ -18,8 +19,9 @@ import {
   growTyped,
 } from "./grow.ts";
 import { formatTimeNanos, KINDS, NULLS } from "./kinds.ts";
+import { Utf8Chunk, Utf8Store } from "./utf8.ts";
 
-export { formatTimeNanos, NULLS };
+export { formatTimeNanos, NULLS, Utf8Chunk };
 
 /** How a column is stored and what its values look like in JS. */
 export type ColumnKind =
@@ -42,8 +44,11 @@ export type ColumnKind =
   | "list"
   | "other";
 
-/** A decoded batch of one column: a typed array (nulls as sentinels) or a JS array (nulls as `null`). */
-export type Chunk = GrowableTypedArray | unknown[];
+/**
+ * A decoded batch of one column: a typed array (nulls as sentinels), Arrow string data (a
+ * {@linkcode Utf8Chunk}), or a JS array (nulls as `null`).
+ */
+export type Chunk = GrowableTypedArray | Utf8Chunk | unknown[];
 
 /** The typed array constructor of each fixed-width kind. */
 export const TYPED: Partial<Record<ColumnKind, GrowableTypedArrayConstructor>> = Object.fromEntries(
@@ -121,12 +126,15 @@ export class ColumnStore {
   readonly field: arrow.Field;
   /** Storage kind. */
   readonly kind: ColumnKind;
-  /** Values by slot: a typed array for fixed-width kinds, else a JS array. */
-  data: Chunk;
+  /** Values by slot: a typed array for fixed-width kinds, else a JS array (empty for strings: see `utf8`). */
+  data: GrowableTypedArray | unknown[];
+  /** The storage of a string column (`undefined` for other kinds). */
+  readonly utf8: Utf8Store | undefined;
   readonly #sentinel: number | bigint | undefined;
   /**
-   * Slots below this hold a value or null. Typed storage past it (spare capacity from growing) is filled
-   * with null only when `ensureCapacity` hands it out, so memory that is never used is never touched.
+   * Slots below this hold a value or null. Storage past it (spare capacity from growing, or claimed slots
+   * being written directly) is made null only when handed out (`ensureCapacity`, `settle`), so memory
+   * that is never used is never touched, and memory written directly is written once.
    */
   #ready: number;
 
@@ -138,12 +146,12 @@ export class ColumnStore {
     this.field = field;
     this.kind = columnKind(field);
     this.#sentinel = nullSentinel(this.kind);
-    const T = TYPED[this.kind];
-    this.data = T ? allocTyped(T, capacity) : new Array<unknown>(capacity).fill(null);
-    if (T && this.#sentinel !== undefined) {
-      (this.data as unknown as { fill(v: unknown): void }).fill(this.#sentinel);
-    }
-    this.#ready = capacity;
+    if (this.kind === "string") {
+      this.utf8 = new Utf8Store();
+      this.data = [];
+    } else this.data = TYPED[this.kind] ? allocTyped(TYPED[this.kind]!, 0) : [];
+    this.#ready = 0;
+    this.ensureCapacity(capacity);
   }
 
   /** Column name. */
@@ -153,27 +161,77 @@ export class ColumnStore {
 
   /** Current slot capacity. */
   get capacity(): number {
-    return this.data.length;
+    return this.utf8 ? this.utf8.capacity : this.data.length;
+  }
+
+  /**
+   * Bytes held outside the JS heap: typed storage (whole buffers, spare capacity included) and a string
+   * column's slot arrays and heap. Values in JS arrays are not counted.
+   */
+  get bytes(): number {
+    if (this.utf8) return this.utf8.bytes;
+    return ArrayBuffer.isView(this.data) ? this.data.buffer.byteLength : 0;
   }
 
   /** Grows storage to hold at least `n` slots (large typed storage in place, see grow.ts); new slots read as null. */
   ensureCapacity(n: number): void {
     if (n <= this.#ready) return;
-    const T = TYPED[this.kind];
-    if (T) {
-      if (n > this.data.length) this.data = growTyped(this.data as GrowableTypedArray, this.#ready, n);
-      // Slots never written read as null (e.g. columns outside a subscription's column set).
-      // deno-lint-ignore no-explicit-any
-      if (this.#sentinel !== undefined) (this.data as any).fill(this.#sentinel, this.#ready, n);
-      this.#ready = n;
-    } else {
+    if (!this.utf8 && !TYPED[this.kind]) {
       const arr = this.data as unknown[];
       const old = arr.length;
       const cap = Math.max(n, Math.ceil(old * 1.5), 16);
       arr.length = cap;
       arr.fill(null, old);
       this.#ready = cap;
+      return;
     }
+    this.claim(n);
+    this.settle(n);
+  }
+
+  /**
+   * Grows storage to hold at least `n` slots without making the new ones null, for a writer that fills
+   * them directly ({@linkcode ColumnStore.directBytes}, `utf8.setRun`), then marks them
+   * ({@linkcode ColumnStore.markWritten}) and makes what it did not write null
+   * ({@linkcode ColumnStore.settle}). Memory is then written once, not first with nulls.
+   *
+   * `exact`, for empty storage whose final size is known (a snapshot): storage of exactly `n` slots in a
+   * plain buffer, which the allocator can take from memory freed earlier (a resizable buffer is always
+   * fresh memory, and each new page costs a fault); growing it later moves it to a resizable one.
+   */
+  claim(n: number, exact = false): void {
+    if (this.utf8) this.utf8.claim(n, exact);
+    else if (TYPED[this.kind]) {
+      const d = this.data as GrowableTypedArray;
+      if (n > d.length) {
+        this.data = exact && this.#ready === 0 ? new (TYPED[this.kind]!)(n) : growTyped(d, d.length, n);
+      }
+    } else this.ensureCapacity(n);
+  }
+
+  /** Makes the slots below `n` that were claimed but neither written nor null, null. */
+  settle(n: number): void {
+    if (n <= this.#ready) return;
+    if (this.utf8) this.utf8.settle(this.#ready, n);
+    // Slots never written read as null (e.g. columns outside a subscription's column set).
+    // deno-lint-ignore no-explicit-any
+    else if (this.#sentinel !== undefined) (this.data as any).fill(this.#sentinel, this.#ready, n);
+    this.#ready = n;
+  }
+
+  /** Records that claimed slots `[from, to)` were written directly. */
+  markWritten(from: number, to: number): void {
+    if (from <= this.#ready && to > this.#ready) this.#ready = to;
+  }
+
+  /**
+   * The bytes of slots `[first, first + n)` of a fixed-width column (claimed), for writing values of the
+   * storage's own type and width directly.
+   */
+  directBytes(first: number, n: number): Uint8Array {
+    const d = this.data as GrowableTypedArray;
+    const w = d.BYTES_PER_ELEMENT;
+    return new Uint8Array(d.buffer, d.byteOffset + first * w, n * w);
   }
 
   /**
@@ -187,6 +245,11 @@ export class ColumnStore {
    */
   write(chunk: Chunk, from: number, slots: Int32Array, slotsFrom: number, count: number): void {
     if (count <= 0) return;
+    if (this.utf8) {
+      if (chunk instanceof Utf8Chunk) this.utf8.writeChunk(chunk, from, slots, slotsFrom, count);
+      else this.utf8.writeValues(chunk as ArrayLike<unknown>, from, slots, slotsFrom, count);
+      return;
+    }
     const d = this.data;
     if (ArrayBuffer.isView(d) && ArrayBuffer.isView(chunk) && d.constructor === chunk.constructor) {
       const first = slots[slotsFrom];
@@ -209,11 +272,13 @@ export class ColumnStore {
 
   /** Clears a slot to null (frees object references; a reused slot reads null until written). */
   clear(slot: number): void {
-    (this.data as unknown[])[slot] = this.#sentinel ?? null;
+    if (this.utf8) this.utf8.clear(slot);
+    else (this.data as unknown[])[slot] = this.#sentinel ?? null;
   }
 
   /** Whether the value in `slot` is null. */
   isNull(slot: number): boolean {
+    if (this.utf8) return this.utf8.isNull(slot);
     const v = (this.data as unknown[])[slot];
     if (this.#sentinel === undefined) return v === null || v === undefined;
     return v === this.#sentinel;
@@ -235,14 +300,42 @@ export class ColumnStore {
       case "date":
       case "time":
         return toJs(this.kind, v);
+      case "string":
+        return this.utf8!.get(slot);
       default:
         return v ?? null;
     }
   }
 
-  /** The stored value without conversion (sentinels included). */
+  /** The stored value without conversion (sentinels included; a string column's value as a JS string). */
   raw(slot: number): unknown {
+    if (this.utf8) return this.utf8.get(slot);
     return (this.data as unknown[])[slot];
+  }
+
+  /** Compares the values in two slots: nulls first, NaN last (the kind's order; strings as JS compares them). */
+  compareSlots(a: number, b: number): number {
+    if (this.utf8) return this.utf8.compare(a, b);
+    const d = this.data as unknown[];
+    return KINDS[this.kind].compare(d[a], d[b]);
+  }
+
+  /**
+   * The raw values of `slots`, in order, as a chunk of this column's kind (a typed array, string data, or a
+   * JS array), for writing into another column of the same kind.
+   */
+  gather(slots: Int32Array): Chunk {
+    if (this.utf8) return this.utf8.gather(slots);
+    const d = this.data;
+    if (ArrayBuffer.isView(d)) {
+      const out = new (d.constructor as GrowableTypedArrayConstructor)(slots.length) as Int32Array;
+      const src = d as Int32Array;
+      for (let i = 0; i < slots.length; i++) out[i] = src[slots[i]];
+      return out as unknown as Chunk;
+    }
+    const out = new Array<unknown>(slots.length);
+    for (let i = 0; i < slots.length; i++) out[i] = d[slots[i]];
+    return out;
   }
 }
 
@@ -261,7 +354,7 @@ export function toJs(kind: ColumnKind, v: unknown): unknown {
 }
 
 /** A fixed-width chunk. */
-type TypedChunk = Exclude<Chunk, unknown[]>;
+type TypedChunk = GrowableTypedArray;
 
 /**
  * Answers of {@linkcode isRun} per slot array: every column of an update is written to the same slots, in

@@ -15,20 +15,24 @@ import { DeephavenError, GrpcCode } from "../errors.ts";
 
 /** Typed arrays used for column storage and row indexes. */
 export type GrowableTypedArray =
+  | Uint8Array
   | Int8Array
   | Int16Array
   | Uint16Array
   | Int32Array
+  | Uint32Array
   | BigInt64Array
   | Float32Array
   | Float64Array;
 
 /** Constructors of {@linkcode GrowableTypedArray}. */
 export type GrowableTypedArrayConstructor =
+  | Uint8ArrayConstructor
   | Int8ArrayConstructor
   | Int16ArrayConstructor
   | Uint16ArrayConstructor
   | Int32ArrayConstructor
+  | Uint32ArrayConstructor
   | BigInt64ArrayConstructor
   | Float32ArrayConstructor
   | Float64ArrayConstructor;

@@ -677,6 +677,35 @@ export class TableWriter {
   }
 
   /**
+   * Starts appending `n` rows written straight into the columns' storage (see `TableStorage.beginAppend`).
+   *
+   * @param n The number of rows.
+   * @returns Their first slot, or `undefined` when the rows cannot be appended this way (or the table is
+   *   closed): then append them with `applyPositional`.
+   */
+  beginAppend(n: number): number | undefined {
+    if (this.#access.state() === "closed") return undefined;
+    return this.#storage.beginAppend(n);
+  }
+
+  /** Gives up an append begun with {@linkcode TableWriter.beginAppend} before anything was written. */
+  cancelAppend(): void {
+    this.#storage.cancelAppend();
+  }
+
+  /**
+   * Ends an append begun with {@linkcode TableWriter.beginAppend} and notifies listeners.
+   *
+   * @param first The first slot `beginAppend` returned.
+   * @param n The number of rows.
+   * @returns The update delivered.
+   */
+  endAppend(first: number, n: number): TableUpdate {
+    const c = this.#storage.endAppend(first, n);
+    return this.#access.emit({ ...c, isSnapshot: true, size: this.#storage.size });
+  }
+
+  /**
    * Moves the table to a new state (`closed` is final; `failed` only moves to `closed`).
    *
    * @param state The new state.

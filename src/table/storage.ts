@@ -4,6 +4,10 @@
  * Removed rows free their slots for reuse, so memory follows the live row count, not the key space. Shifts
  * change keys but never their order, so they touch only the RowSet.
  *
+ * While rows have only been appended (a snapshot, an append-only table), every row's slot is its position:
+ * `posToSlot` is then not kept (no work or memory per row) until something asks for it, and is made when
+ * rows are removed or inserted before the end.
+ *
  * Only the table's writer changes it; exporters, display and local queries read it through
  * `storageOf(table)`.
  *
@@ -141,6 +145,12 @@ export class TableStorage {
   #slotHigh = 0;
   #slotToPos: Int32Array = new Int32Array(16);
   #posValidUpTo = 0;
+  /** Between beginAppend and endAppend. */
+  #appending = false;
+  /** Whether every row's slot is its position (no free slots, `slotHigh === size`). */
+  #identity = true;
+  /** In identity mode: positions below this have their slot written in `posToSlot`. */
+  #posFilled = 0;
 
   /**
    * Creates empty storage for a schema.
@@ -177,26 +187,51 @@ export class TableStorage {
     return c;
   }
 
+  /** Bytes held outside the JS heap: the columns' storage and the position index (whole buffers). */
+  get bytes(): number {
+    let n = this.#posToSlot.buffer.byteLength + this.#slotToPos.buffer.byteLength;
+    for (const c of this.columns) n += c.bytes;
+    return n;
+  }
+
   /** The slot of row position `row`; throws INVALID_ARGUMENT when out of range. */
   slotOf(row: number): number {
     if (!Number.isInteger(row) || row < 0 || row >= this.#size) {
       throw DeephavenError.invalid(`Row ${row} is out of range; the table has ${this.#size} rows`);
     }
-    return this.#posToSlot[row];
+    return this.#identity ? row : this.#posToSlot[row];
   }
 
   /** The slots of rows `[from, to)` in row order (a view: copy it to keep it). */
   slots(from: number = 0, to: number = this.#size): Int32Array {
+    if (this.#identity) this.#fillPositions();
     return this.#posToSlot.subarray(from, to);
   }
 
   /** The slot of the row at a position (unchecked). */
   slotAt(position: number): number {
-    return this.#posToSlot[position];
+    return this.#identity ? position : this.#posToSlot[position];
+  }
+
+  /** In identity mode, writes `posToSlot` for every position (slot = position). */
+  #fillPositions(): void {
+    if (this.#posFilled >= this.#size) return;
+    this.#ensurePosCapacity(this.#size);
+    const p = this.#posToSlot;
+    for (let i = this.#posFilled; i < this.#size; i++) p[i] = i;
+    this.#posFilled = this.#size;
+  }
+
+  /** Leaves identity mode: from now on `posToSlot` is kept for every change. */
+  #leaveIdentity(): void {
+    if (!this.#identity) return;
+    this.#fillPositions();
+    this.#identity = false;
   }
 
   /** The current position of the row stored in `slot` (a live slot). */
   positionOfSlot(slot: number): number {
+    if (this.#identity) return slot;
     if (this.#posValidUpTo < this.#size) {
       if (this.#slotToPos.length < this.#slotHigh) {
         this.#slotToPos = growTyped(this.#slotToPos, this.#slotToPos.length, this.#slotHigh);
@@ -218,6 +253,20 @@ export class TableStorage {
     return out;
   }
 
+  /**
+   * Makes room for `rows` rows in every column and the position index at once (for a snapshot whose size is
+   * known before its rows arrive), so that storage does not grow step by step. The room is claimed, not
+   * written: slots become null as they are handed out.
+   *
+   * @param rows The row count to make room for.
+   */
+  reserve(rows: number): void {
+    const slots = this.#slotHigh + Math.max(0, rows - this.#size - this.#free.length);
+    // Empty storage is made at its final size (see ColumnStore.claim).
+    for (const c of this.columns) c.claim(slots, this.#slotHigh === 0);
+    if (!this.#identity) this.#ensurePosCapacity(rows);
+  }
+
   #ensurePosCapacity(n: number): void {
     if (n <= this.#posToSlot.length) return;
     this.#posToSlot = growTyped(this.#posToSlot, this.#size, n);
@@ -226,6 +275,7 @@ export class TableStorage {
   /** Removes rows at the given position ranges (flat [first, last] pairs, ascending); returns their slots. */
   #removePositions(ranges: Float64Array): Int32Array {
     if (ranges.length === 0) return EMPTY_SLOTS;
+    this.#leaveIdentity();
     const p = this.#posToSlot;
     let count = 0;
     for (let r = 0; r < ranges.length; r += 2) count += ranges[r + 1] - ranges[r] + 1;
@@ -251,6 +301,13 @@ export class TableStorage {
 
   /** Inserts new rows at the given position ranges of the new row list; returns their slots in order. */
   #insertPositions(ranges: Float64Array, count: number): Int32Array {
+    if (this.#identity && count > 0 && ranges[0] === this.#size) {
+      // An append while every slot is its position: fresh slots at the end, nothing to index.
+      const slots = this.#allocSlots(count);
+      this.#size += count;
+      return slots;
+    }
+    if (count > 0) this.#leaveIdentity();
     const slots = this.#allocSlots(count);
     if (count === 0) return slots;
     const newSize = this.#size + count;
@@ -279,9 +336,10 @@ export class TableStorage {
   /** The slots of the rows at the given position ranges, in order. */
   #slotsAt(ranges: Float64Array, count: number): Int32Array {
     const out = new Int32Array(count);
+    const p = this.#identity ? undefined : this.#posToSlot;
     let k = 0;
     for (let r = 0; r < ranges.length; r += 2) {
-      for (let i = ranges[r]; i <= ranges[r + 1]; i++) out[k++] = this.#posToSlot[i];
+      for (let i = ranges[r]; i <= ranges[r + 1]; i++) out[k++] = p ? p[i] : i;
     }
     return out;
   }
@@ -430,6 +488,67 @@ export class TableStorage {
       shifted: !shifts.isEmpty,
       shifts: shifts.isEmpty ? undefined : shifts,
       slots: { removed: removedSlots, added: addedSlots, modified: modifiedSlots },
+    };
+  }
+
+  /**
+   * Starts appending `n` rows whose values the caller writes straight into the columns' storage (a
+   * snapshot streaming from the socket, see `ColumnStore.claim`): returns the first of their slots, which
+   * are consecutive, or `undefined` when they would not be (slots freed by removals are reused first).
+   * The rows join the table at {@linkcode TableStorage.endAppend}.
+   *
+   * @param n The number of rows.
+   * @returns The first slot, or `undefined`.
+   */
+  beginAppend(n: number): number | undefined {
+    if (this.#free.length > 0 || this.#appending) return undefined;
+    const first = this.#slotHigh;
+    for (const c of this.columns) c.claim(first + n);
+    this.#appending = true;
+    return first;
+  }
+
+  /** Gives up an append begun with {@linkcode TableStorage.beginAppend} before anything was written. */
+  cancelAppend(): void {
+    this.#appending = false;
+  }
+
+  /**
+   * Ends an append begun with {@linkcode TableStorage.beginAppend}: the slots no column marked written are
+   * null, and the rows join the table at its end (positions are keys, as in `applyPositional`).
+   *
+   * @param first The first slot `beginAppend` returned.
+   * @param n The number of rows.
+   * @returns What changed, for the update event.
+   */
+  endAppend(first: number, n: number): AppliedChange {
+    this.#appending = false;
+    const end = first + n;
+    this.#slotHigh = end;
+    for (const c of this.columns) c.settle(end);
+    const start = this.#size;
+    if (!this.#identity) {
+      this.#ensurePosCapacity(start + n);
+      const p = this.#posToSlot;
+      for (let i = 0; i < n; i++) p[start + i] = first + i;
+    }
+    this.#size = start + n;
+    this.#rowSet = this.#size > 0 ? RowSet.range(0, this.#size - 1) : RowSet.EMPTY;
+    let added: Int32Array | undefined;
+    return {
+      added: n > 0 ? RowSet.range(start, start + n - 1) : RowSet.EMPTY,
+      removed: RowSet.EMPTY,
+      modified: RowSet.EMPTY,
+      modifiedColumns: [],
+      shifted: false,
+      slots: {
+        removed: EMPTY_SLOTS,
+        // Made only when a derived view asks.
+        get added(): Int32Array {
+          return added ??= Int32Array.from({ length: n }, (_, i) => first + i);
+        },
+        modified: EMPTY_SLOTS,
+      },
     };
   }
 

@@ -12,7 +12,12 @@ import { bigIntToBytes, decimalToBytes, writeFixedDecimal } from "./decimal.ts";
 
 export { bigIntToBytes, decimalToBytes };
 
-const encoder = new TextEncoder();
+/** Set bits among the first `n` of a bitmap. */
+function countBits(bitmap: Uint8Array, n: number): number {
+  let c = 0;
+  for (let i = 0; i < n; i++) c += (bitmap[i >> 3] >> (i & 7)) & 1;
+  return c;
+}
 
 function validityOf(n: number, isNull: (i: number) => boolean): { bitmap: Uint8Array; nulls: number } {
   const bitmap = new Uint8Array(((n + 63) >> 6) << 3);
@@ -157,30 +162,14 @@ export function columnToArrow(store: ColumnStore, slots: Int32Array): arrow.Data
       });
     }
     case "string": {
-      const offsets = new Int32Array(n + 1);
-      let buf = new Uint8Array(Math.max(16, n * 8));
-      let pos = 0;
-      for (let i = 0; i < n; i++) {
-        const s = raw[slots[i]];
-        if (typeof s === "string" && s.length > 0) {
-          const need = pos + s.length * 3;
-          if (need > buf.length) {
-            const next = new Uint8Array(Math.max(need, buf.length * 2));
-            next.set(buf.subarray(0, pos));
-            buf = next;
-          }
-          pos += encoder.encodeInto(s, buf.subarray(pos)).written;
-        }
-        offsets[i + 1] = pos;
-      }
-      const { bitmap, nulls } = validityOf(n, (i) => raw[slots[i]] === null || raw[slots[i]] === undefined);
+      const c = store.utf8!.gather(slots);
       return arrow.makeData({
         type: type as arrow.Utf8,
         length: n,
-        valueOffsets: offsets,
-        data: buf.subarray(0, pos),
-        nullBitmap: nulls ? bitmap : undefined,
-        nullCount: nulls,
+        valueOffsets: c.offsets,
+        data: c.data,
+        nullBitmap: c.validity,
+        nullCount: c.validity ? n - countBits(c.validity, n) : 0,
       });
     }
     case "binary":

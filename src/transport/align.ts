@@ -69,3 +69,52 @@ export function alignFlightBody(message: AlignableFlightData, frame: Uint8Array)
   message.dataBody = all.subarray(start, start + body.byteLength);
   return true;
 }
+
+/**
+ * Where the `data_body` (field 1000) of a serialized `FlightData` starts, given the message's first bytes:
+ * the fields before it (descriptor, header, app metadata) are skipped by their lengths. `undefined` when
+ * more bytes are needed; -1 when the message has no body or cannot be read this way.
+ *
+ * @param prefix The first bytes of the message.
+ * @returns The body's offset in the message, `undefined` or -1.
+ *
+ * @example
+ * ```ts
+ * import { flightBodyOffset } from "./align.ts";
+ *
+ * // data_header (field 2) of 3 bytes, then data_body (field 1000) of 16 bytes.
+ * const m = Uint8Array.from([0x12, 3, 1, 2, 3, 0xc2, 0x3e, 16, ...new Array(16).fill(0)]);
+ * console.assert(flightBodyOffset(m) === 8);
+ * ```
+ */
+export function flightBodyOffset(prefix: Uint8Array): number | undefined {
+  let at = 0;
+  const varint = (): number | undefined => {
+    let v = 0, mul = 1;
+    for (let i = 0; i < 10; i++) {
+      if (at >= prefix.length) return undefined;
+      const b = prefix[at++];
+      v += (b & 0x7f) * mul;
+      if ((b & 0x80) === 0) return v;
+      mul *= 128;
+    }
+    return -1;
+  };
+  while (true) {
+    const tag = varint();
+    if (tag === undefined) return undefined;
+    if (tag < 0) return -1;
+    const wire = tag % 8, field = Math.floor(tag / 8);
+    if (wire === 2) {
+      const len = varint();
+      if (len === undefined) return undefined;
+      if (len < 0) return -1;
+      if (field === 1000) return at;
+      at += len;
+    } else if (wire === 0) {
+      if (varint() === undefined) return undefined;
+    } else if (wire === 1) at += 8;
+    else if (wire === 5) at += 4;
+    else return -1;
+  }
+}

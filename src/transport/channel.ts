@@ -1,6 +1,9 @@
 /**
- * The one small transport seam of the module: a gRPC channel on
- * `npm:@grpc/grpc-js` with unary, server-streaming and bidirectional calls.
+ * The one small transport seam of the module: a gRPC channel with unary, server-streaming and
+ * bidirectional calls. Calls travel on `npm:@grpc/grpc-js`, except the large Flight streams (DoGet and
+ * DoExchange: snapshots and subscriptions), which take this module's own HTTP/2 connection
+ * (`./http2.ts`, `./grpc_stream.ts`) to the same server, with the same headers, credentials, deadlines,
+ * keep-alive and errors: it moves their bytes at about half grpc-js's CPU cost.
  *
  * Messages cross this seam as bytes; callers give a {@linkcode MethodSpec}
  * that serializes and deserializes them. Every call takes an `AbortSignal`
@@ -15,6 +18,10 @@ import { Buffer } from "node:buffer";
 import { isIP } from "node:net";
 import { DeephavenError, GrpcCode, grpcCodeName } from "../errors.ts";
 import { redact } from "./redact.ts";
+import { Http2Connection } from "./http2.ts";
+import { type GrpcStatus, GrpcStream, type MessageReceiver } from "./grpc_stream.ts";
+
+export type { MessageReceiver };
 
 /** How to serialize a request and deserialize a response of one RPC. */
 export interface MethodSpec<I, O> {
@@ -24,6 +31,11 @@ export interface MethodSpec<I, O> {
   serialize(message: I): Uint8Array;
   /** Decodes a response message. The bytes may be a view into a larger buffer. */
   deserialize(bytes: Uint8Array): O;
+  /**
+   * Where a response message's payload starts, given its first bytes (see `GrpcStreamOptions.payloadOffset`),
+   * for methods whose payload is read as typed arrays (Flight data).
+   */
+  payloadOffset?(prefix: Uint8Array): number | undefined;
 }
 
 /** Response headers or trailers, with lower-case keys and string values (binary headers are skipped). */
@@ -60,6 +72,12 @@ export interface ChannelOptions {
   onResponseHeaders?: (headers: Headers) => void;
   /** Called with every call's failure (for example to start reconnecting). */
   onCallError?: (error: DeephavenError) => void;
+  /**
+   * How the Flight streams (DoGet, DoExchange) travel: `"h2"`, this module's own HTTP/2 connection
+   * (default), or `"grpc-js"`, the channel's grpc-js connection like every other call. A server name
+   * override (`tls.serverNameOverride`) always uses grpc-js.
+   */
+  streams?: "h2" | "grpc-js";
 }
 
 /** Options of one call. */
@@ -72,6 +90,12 @@ export interface CallOptions {
   headers?: Headers;
   /** What the call does, in words, used at the start of error messages, e.g. `"Fetching table 'x'"`. */
   what?: string;
+  /**
+   * Takes the response messages' bytes as they arrive instead of delivering messages (the iteration then
+   * yields nothing and ends with the call): called as each message starts, with its length. Only for
+   * methods where {@linkcode Channel.receives} is true.
+   */
+  receive?: (length: number) => MessageReceiver;
 }
 
 /** A bidirectional stream: send messages, end the request side, iterate over responses. */
@@ -90,6 +114,30 @@ export interface BidiCall<I, O> extends AsyncIterable<O> {
 const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 /** HTTP/2 flow-control window: 16 MiB keeps large snapshots flowing on one round trip. */
 const FLOW_CONTROL_WINDOW = 16 * 1024 * 1024;
+/** The keep-alive of both connections: a ping after 15 s, 10 s to answer. */
+const KEEPALIVE_TIME_MS = 15_000;
+const KEEPALIVE_TIMEOUT_MS = 10_000;
+/** Connecting the HTTP/2 connection of the Flight streams gives up after this long. */
+const CONNECT_TIMEOUT_MS = 20_000;
+/** The methods that take the channel's own HTTP/2 connection. */
+const H2_METHODS = new Set([
+  "/arrow.flight.protocol.FlightService/DoGet",
+  "/arrow.flight.protocol.FlightService/DoExchange",
+]);
+/** Streams queue at most this many messages before the server is asked to wait (flow control). */
+const HIGH_WATER = 8;
+
+function pemText(x: string | Uint8Array | undefined): string | undefined {
+  return x === undefined ? undefined : typeof x === "string" ? x : new TextDecoder().decode(x);
+}
+
+/** What the consuming side of a streaming call controls: the flow of messages, and cancelling. */
+interface FlowControl {
+  pause(): void;
+  resume(): void;
+  isPaused(): boolean;
+  cancel(): void;
+}
 
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -163,7 +211,8 @@ const TLS_HINT =
  * whose message says what was being done, what the server said, and what to do.
  */
 export function toDeephavenError(err: unknown, what: string, target: string): DeephavenError {
-  if (err instanceof DeephavenError) return err;
+  // A DeephavenError is kept; the transport's own kinds of it (HTTP/2, HPACK) get the call's context.
+  if (err instanceof DeephavenError && err.constructor === DeephavenError) return err;
   const e = err as Partial<grpc.ServiceError> & { message?: string };
   const code = typeof e?.code === "number" ? e.code : GrpcCode.UNKNOWN;
   const details = redact(String(e?.details ?? e?.message ?? err));
@@ -203,6 +252,10 @@ export class Channel {
   readonly #options: ChannelOptions;
   #closed = false;
   readonly #active = new Set<{ cancel(): void }>();
+  /** The HTTP/2 connection of the Flight streams (while connecting: its promise). */
+  #h2: Promise<Http2Connection> | undefined;
+  /** Every open HTTP/2 connection (an older one may still carry streams when a new one was needed). */
+  readonly #h2Open = new Set<Http2Connection>();
 
   /**
    * Creates the channel. No connection is made until the first call.
@@ -218,8 +271,8 @@ export class Channel {
       "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
       "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
       "grpc-node.flow_control_window": FLOW_CONTROL_WINDOW,
-      "grpc.keepalive_time_ms": 15_000,
-      "grpc.keepalive_timeout_ms": 10_000,
+      "grpc.keepalive_time_ms": KEEPALIVE_TIME_MS,
+      "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS,
       "grpc.keepalive_permit_without_calls": 0,
       ...(tls?.serverNameOverride ? { "grpc.ssl_target_name_override": tls.serverNameOverride } : {}),
       ...options.channelArgs,
@@ -258,8 +311,9 @@ export class Channel {
     return e;
   }
 
-  #observe(md: grpc.Metadata | undefined): void {
-    if (md && this.#options.onResponseHeaders) this.#options.onResponseHeaders(metadataToHeaders(md));
+  #observe(md: grpc.Metadata | Headers | undefined): void {
+    if (!md || !this.#options.onResponseHeaders) return;
+    this.#options.onResponseHeaders(md instanceof grpc.Metadata ? metadataToHeaders(md) : md);
   }
 
   #checkOpen(what: string): void {
@@ -324,6 +378,12 @@ export class Channel {
     const what = opts.what ?? `Call ${method.path}`;
     const start = (): AsyncGenerator<O> => {
       this.#checkOpen(what);
+      if (this.#ownStreams(method.path)) {
+        const call = this.#h2Call(method, opts, what);
+        call.send(request);
+        call.end();
+        return call[Symbol.asyncIterator]() as AsyncGenerator<O>;
+      }
       const call = this.#client.makeServerStreamRequest<I, O>(
         method.path,
         (m: I) => toBuffer(method.serialize(m)),
@@ -348,6 +408,12 @@ export class Channel {
   bidi<I, O>(method: MethodSpec<I, O>, opts: CallOptions = {}): BidiCall<I, O> {
     const what = opts.what ?? `Call ${method.path}`;
     this.#checkOpen(what);
+    if (this.#ownStreams(method.path)) return this.#h2Call(method, opts, what);
+    if (opts.receive) {
+      throw new DeephavenError(`${method.path} cannot take message bytes on this channel`, {
+        code: GrpcCode.INTERNAL,
+      });
+    }
     const call = this.#client.makeBidiStreamRequest<I, O>(
       method.path,
       (m: I) => toBuffer(method.serialize(m)),
@@ -376,8 +442,7 @@ export class Channel {
 
   /**
    * Attaches to a grpc-js readable call at once (so no event is missed) and
-   * returns an async generator over its messages, with back-pressure: the
-   * stream is paused while more than a few messages wait to be consumed.
+   * returns an async generator over its messages (see {@linkcode Channel.#consume}).
    */
   #drain<O>(
     call: grpc.ClientReadableStream<O> | grpc.ClientDuplexStream<unknown, O>,
@@ -385,7 +450,32 @@ export class Channel {
     signal: AbortSignal | undefined,
     cancel: () => void,
   ): AsyncGenerator<O> {
-    const HIGH_WATER = 8;
+    const c = this.#consume<O>({
+      pause: () => call.pause(),
+      resume: () => call.resume(),
+      isPaused: () => call.isPaused(),
+      cancel,
+    }, signal);
+    call.on("metadata", (md: grpc.Metadata) => this.#observe(md));
+    call.on("data", (m: O) => c.push(m));
+    call.on("status", (st: grpc.StatusObject) => {
+      this.#observe(st.metadata);
+      c.end(st.code !== GrpcCode.OK ? this.#failed(toDeephavenError(st, what, this.target)) : undefined);
+    });
+    call.on("error", (err: Error) => c.end(this.#failed(toDeephavenError(err, what, this.target))));
+    return c.messages;
+  }
+
+  /**
+   * The consuming side of a streaming call: an async generator over the messages pushed to it, with
+   * back-pressure (the call is paused while more than a few messages wait to be consumed), ended by
+   * `end` (with the call's error, if any). Breaking out of the loop, or the signal, cancels the call.
+   */
+  #consume<O>(flow: FlowControl, signal: AbortSignal | undefined): {
+    push(m: O): void;
+    end(error?: DeephavenError): void;
+    messages: AsyncGenerator<O>;
+  } {
     const queue: O[] = [];
     let error: DeephavenError | undefined;
     let done = false;
@@ -395,46 +485,221 @@ export class Channel {
       wake = undefined;
       w?.();
     };
-    call.on("metadata", (md: grpc.Metadata) => this.#observe(md));
-    call.on("data", (m: O) => {
-      queue.push(m);
-      if (queue.length >= HIGH_WATER) call.pause();
-      notify();
-    });
-    call.on("status", (st: grpc.StatusObject) => {
-      this.#observe(st.metadata);
-      if (st.code !== GrpcCode.OK) error ??= this.#failed(toDeephavenError(st, what, this.target));
-      done = true;
-      notify();
-    });
-    call.on("error", (err: Error) => {
-      error ??= this.#failed(toDeephavenError(err, what, this.target));
-      done = true;
-      notify();
-    });
-    const onAbort = () => cancel();
+    const onAbort = () => flow.cancel();
     signal?.addEventListener("abort", onAbort, { once: true });
-    if (signal?.aborted) cancel();
-    return (async function* () {
-      let finished = false;
-      try {
-        while (true) {
-          if (queue.length > 0) {
-            const m = queue.shift() as O;
-            if (queue.length < HIGH_WATER / 2 && call.isPaused()) call.resume();
-            yield m;
-            continue;
+    if (signal?.aborted) flow.cancel();
+    return {
+      push(m: O) {
+        queue.push(m);
+        if (queue.length >= HIGH_WATER) flow.pause();
+        notify();
+      },
+      end(e?: DeephavenError) {
+        if (!done) error ??= e;
+        done = true;
+        notify();
+      },
+      messages: (async function* () {
+        let finished = false;
+        try {
+          while (true) {
+            if (queue.length > 0) {
+              const m = queue.shift() as O;
+              if (queue.length < HIGH_WATER / 2 && flow.isPaused()) flow.resume();
+              yield m;
+              continue;
+            }
+            if (done) break;
+            await new Promise<void>((r) => (wake = r));
           }
-          if (done) break;
-          await new Promise<void>((r) => (wake = r));
+          finished = true;
+          if (error) throw error;
+        } finally {
+          signal?.removeEventListener("abort", onAbort);
+          if (!finished) flow.cancel();
         }
-        finished = true;
-        if (error) throw error;
-      } finally {
-        signal?.removeEventListener("abort", onAbort);
-        if (!finished) cancel();
+      })(),
+    };
+  }
+
+  /** Whether calls of a method can take their messages' bytes as they arrive (`CallOptions.receive`). */
+  receives(path: string): boolean {
+    return this.#ownStreams(path);
+  }
+
+  /** Whether a method takes the channel's own HTTP/2 connection. */
+  #ownStreams(path: string): boolean {
+    return (this.#options.streams ?? "h2") === "h2" && H2_METHODS.has(path) &&
+      !this.#options.tls?.serverNameOverride;
+  }
+
+  /**
+   * The HTTP/2 connection of the Flight streams: the open one, or a new one (the first ever, or after the
+   * last one failed, was told to go away, or reached the server's stream limit). Calls that wait for it
+   * share it; a call's own abort does not stop it.
+   */
+  #connection(): Promise<Http2Connection> {
+    const current = this.#h2;
+    if (current) {
+      return current.then(
+        (c) => (c.usable ? c : this.#connect(current)),
+        () => this.#connect(current),
+      );
+    }
+    return this.#connect(undefined);
+  }
+
+  #connect(previous: Promise<Http2Connection> | undefined): Promise<Http2Connection> {
+    if (this.#h2 !== previous) return this.#connection(); // another call replaced it meanwhile
+    const tls = this.#options.tls;
+    const p = Http2Connection.connect({
+      host: this.#options.host,
+      port: this.#options.port,
+      tls: tls
+        ? {
+          caCerts: tls.rootCerts !== undefined ? [pemText(tls.rootCerts)!] : undefined,
+          cert: pemText(tls.clientCertChain),
+          key: pemText(tls.clientPrivateKey),
+        }
+        : undefined,
+      windowBytes: FLOW_CONTROL_WINDOW,
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      keepaliveTimeMs: KEEPALIVE_TIME_MS,
+      keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS,
+    });
+    this.#h2 = p;
+    p.then((c) => {
+      if (this.#closed) return c.close();
+      this.#h2Open.add(c);
+      c.onClose(() => this.#h2Open.delete(c));
+    }, () => {
+      if (this.#h2 === p) this.#h2 = undefined;
+    });
+    return p;
+  }
+
+  /**
+   * A streaming call on the channel's own HTTP/2 connection. Messages sent before the connection is up
+   * wait for it; the call fails with UNAVAILABLE when the connection cannot be made.
+   */
+  #h2Call<I, O>(method: MethodSpec<I, O>, opts: CallOptions, what: string): BidiCall<I, O> {
+    let stream: GrpcStream | undefined;
+    let cancelled = false, ended = false;
+    let paused = false;
+    const pending: I[] = [];
+    let resolveHeaders!: (h: Headers) => void;
+    const headers = new Promise<Headers>((r) => (resolveHeaders = r));
+    const deadline = opts.timeoutMs !== undefined ? Date.now() + opts.timeoutMs : undefined;
+    const fail = (code: number, details: string) => {
+      resolveHeaders({});
+      c.end(this.#failed(toDeephavenError({ code, details }, what, this.target)));
+    };
+    const tracked = { cancel: () => cancel() };
+    const cancel = () => {
+      if (cancelled) return;
+      cancelled = true;
+      this.#active.delete(tracked);
+      if (stream) stream.cancel();
+      else fail(GrpcCode.CANCELLED, "Cancelled on client");
+    };
+    const c = this.#consume<O>({
+      pause: () => {
+        paused = true;
+        stream?.pause();
+      },
+      resume: () => {
+        paused = false;
+        stream?.resume();
+      },
+      isPaused: () => paused,
+      cancel,
+    }, opts.signal);
+    this.#active.add(tracked);
+    const onStatus = (st: GrpcStatus) => {
+      this.#active.delete(tracked);
+      this.#observe(st.headers);
+      resolveHeaders({});
+      if (st.code === GrpcCode.OK) c.end();
+      else if (st.error !== undefined) {
+        // The receiver's own failure (e.g. malformed data): not the transport's.
+        c.end(toDeephavenError(st.error, what, this.target));
+      } else c.end(this.#failed(toDeephavenError(st, what, this.target)));
+    };
+    const start = (h2: Http2Connection, retry: boolean): void => {
+      if (cancelled) return;
+      // Another call may have taken the connection's last stream meanwhile: then a connection of its own.
+      if (!h2.usable && retry) {
+        this.#connection().then((c) => start(c, false), onConnectError);
+        return;
       }
-    })();
+      const left = deadline === undefined ? undefined : deadline - Date.now();
+      if (left !== undefined && left <= 0) {
+        cancelled = true;
+        this.#active.delete(tracked);
+        return fail(GrpcCode.DEADLINE_EXCEEDED, "Deadline exceeded");
+      }
+      const base = this.#options.requestHeaders?.() ?? {};
+      try {
+        stream = new GrpcStream(h2, {
+          path: method.path,
+          authority: this.target,
+          scheme: this.#options.tls ? "https" : "http",
+          headers: { ...base, ...opts.headers },
+          timeoutMs: left,
+          maxMessageBytes: MAX_MESSAGE_BYTES,
+          payloadOffset: method.payloadOffset,
+          receiver: opts.receive,
+        }, {
+          onMetadata: (md) => {
+            this.#observe(md);
+            resolveHeaders(md);
+          },
+          onMessage: (bytes) => {
+            let m: O;
+            try {
+              m = method.deserialize(bytes);
+            } catch (e) {
+              stream?.cancel();
+              onStatus({
+                code: GrpcCode.INTERNAL,
+                details: `cannot decode a message: ${(e as Error).message}`,
+                headers: {},
+              });
+              return;
+            }
+            c.push(m);
+          },
+          onStatus,
+        });
+      } catch (e) {
+        this.#active.delete(tracked);
+        return fail(GrpcCode.UNAVAILABLE, (e as Error).message);
+      }
+      if (paused) stream.pause();
+      for (const m of pending.splice(0)) stream.write(method.serialize(m));
+      if (ended) stream.end();
+    };
+    const onConnectError = (e: Error) => {
+      if (cancelled) return;
+      this.#active.delete(tracked);
+      fail(GrpcCode.UNAVAILABLE, e.message);
+    };
+    this.#connection().then((c) => start(c, true), onConnectError);
+    return {
+      send: (m: I) => {
+        if (ended || cancelled) return;
+        if (stream) stream.write(method.serialize(m));
+        else pending.push(m);
+      },
+      end: () => {
+        if (ended) return;
+        ended = true;
+        stream?.end();
+      },
+      cancel,
+      headers,
+      [Symbol.asyncIterator]: () => c.messages,
+    };
   }
 
   /** Closes the channel. Calls in flight are cancelled. Safe to call twice. */
@@ -445,5 +710,7 @@ export class Channel {
     for (const call of [...this.#active]) call.cancel();
     this.#active.clear();
     this.#client.close();
+    for (const c of this.#h2Open) c.close("the channel was closed");
+    this.#h2Open.clear();
   }
 }

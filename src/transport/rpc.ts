@@ -15,7 +15,7 @@ import {
   toBinary,
 } from "../deps/protobuf.ts";
 import type { MethodSpec } from "./channel.ts";
-import { type AlignableFlightData, alignFlightBody } from "./align.ts";
+import { type AlignableFlightData, alignFlightBody, flightBodyOffset } from "./align.ts";
 
 const cache = new WeakMap<DescMethod, MethodSpec<unknown, unknown>>();
 
@@ -25,9 +25,9 @@ const FLIGHT_DATA = "arrow.flight.protocol.FlightData";
 /**
  * The codec and path of one generated RPC method. Requests are given in
  * protobuf-es init shape (plain objects); responses are decoded messages.
- * Flight `FlightData` responses get their body 8-byte aligned in place when
- * the buffer allows it ({@linkcode alignFlightBody}), so Arrow buffers can be
- * read without a copy.
+ * Flight `FlightData` responses get their body 8-byte aligned, so Arrow buffers can be read without a copy:
+ * the channel's own HTTP/2 streams place it there as the message arrives ({@linkcode flightBodyOffset}),
+ * and a grpc-js message has it moved in place ({@linkcode alignFlightBody}).
  *
  * @param method A method descriptor, e.g. `TableService.method.update`.
  * @returns The method spec for {@linkcode Channel} calls.
@@ -47,6 +47,7 @@ export function rpc<I extends DescMessage, O extends DescMessage>(
           return m;
         }
         : (b: Uint8Array) => fromBinary(method.output, b),
+      ...(method.output.typeName === FLIGHT_DATA ? { payloadOffset: flightBodyOffset } : {}),
     };
     cache.set(method, spec);
   }

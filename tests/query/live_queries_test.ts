@@ -84,6 +84,8 @@ def lq_create(seed, n):
         "update": src.update("Notional = Qty * Px"),
         "whereLastBy": src.where("Qty > 50").last_by("Sym"),
         "sortHead": src.sort_descending("Px").head(3),
+        "sortSym": src.sort(["Sym", "K"]),
+        "whereSym": src.where("Sym = \`IBM\`"),
     }
     _lq[seed] = (live, rows)
     globals()["lq_src_%d" % seed] = src
@@ -162,6 +164,9 @@ const CASES: { name: string; build: (src: LocalTable) => LocalTable; compare: Ta
   { name: "update", build: (s) => s.update({ Notional: { type: "double", value: notional } }), compare: {} },
   { name: "whereLastBy", build: (s) => s.where("Qty > 50").lastBy("Sym"), compare: { keys: ["Sym"] } },
   { name: "sortHead", build: (s) => s.sort(["Px"], { descending: true }).head(3), compare: {} },
+  // Strings are compared as stored (UTF-8 bytes, in JS string order).
+  { name: "sortSym", build: (s) => s.sort(["Sym", "K"]), compare: {} },
+  { name: "whereSym", build: (s) => s.where("Sym == 'IBM'"), compare: {} },
 ];
 
 /** What one derived table reported during a step. */

@@ -259,13 +259,23 @@ export function tapExchanges(
 
 /**
  * Records the body size of every FlightData message that the session's DoExchange streams (subscriptions
- * and Barrage snapshots) receive. A test-only tap on the session's channel.
+ * and Barrage snapshots) receive (for a stream whose messages' bytes are taken as they arrive, a Barrage
+ * snapshot's, the size of the whole message). A test-only tap on the session's channel.
  *
  * @param session The session.
  * @returns The sizes seen so far, and a function that removes the tap.
  */
 export function tapExchangeSizes(session: Session): { sizes: number[]; restore: () => void } {
   const sizes: number[] = [];
+  const channel = sessionCoreOf(session).channel as unknown as Record<string, unknown>;
+  const original = channel.bidi as (...a: unknown[]) => unknown;
+  // A stream whose bytes are taken as they arrive reports each message's size through its `receive` option.
+  channel.bidi = (...args: unknown[]) => {
+    const opts = args[1] as { receive?: (n: number) => unknown } | undefined;
+    const receive = opts?.receive;
+    if (receive) args[1] = { ...opts, receive: (n: number) => (sizes.push(n), receive(n)) };
+    return original.apply(channel, args);
+  };
   const { restore } = tapExchanges(session, (fd) => {
     sizes.push(fd.dataBody.length);
     return fd;

@@ -244,6 +244,38 @@ Deno.test({
 });
 
 Deno.test({
+  name: "leaks: a snapshot's local table is collected once dropped (its stream holds nothing after it ends)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const { session, bs } = await connectBoth("leak-snap");
+    try {
+      const ref = session.emptyTable(ROWS).update(["X = ii", "S = `s` + ii"]);
+      // Each table is made and dropped in a call of its own, so that no variable of this frame holds it.
+      const take = async () => {
+        const t = await bs.snapshot(ref);
+        assert.equal(t.size, ROWS);
+        return new WeakRef(t);
+      };
+      const refs: WeakRef<object>[] = [];
+      for (let i = 0; i < 3; i++) refs.push(await take());
+      // A turn of the event loop, so that no finished async frame still holds the last table.
+      await new Promise((r) => setTimeout(r, 50));
+      heapAfterGc();
+      assert.deepEqual(
+        refs.map((r) => r.deref() === undefined),
+        [true, true, true],
+        "every table was collected",
+      );
+      await ref.close();
+    } finally {
+      await bs.close();
+      await session.close();
+    }
+  },
+});
+
+Deno.test({
   name: "lifetimes: after a lost server session only the live handles are made again",
   sanitizeOps: false,
   sanitizeResources: false,

@@ -6,7 +6,17 @@
  * @module
  */
 
-import { Message, MessageHeader, type Schema, type Table, tableFromIPC } from "../deps/apache_arrow.ts";
+import {
+  Float,
+  Int,
+  Message,
+  MessageHeader,
+  Precision,
+  type Schema,
+  type Table,
+  tableFromIPC,
+  Type,
+} from "../deps/apache_arrow.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { checkArrowMessage } from "./guard.ts";
 
@@ -148,4 +158,25 @@ export function ipcToFlight(ipc: Uint8Array): FlightPayload[] {
     out.push({ dataHeader: header, dataBody: body });
   }
   return out;
+}
+
+/**
+ * Whether Deephaven's null values (`useDeephavenNulls`) stand for nulls unambiguously in every column of a
+ * schema. A column the server keeps in an Arrow type narrower than Deephaven's own (an unsigned integer
+ * other than a char, a half-precision float: imported tables keep them) marks a null with that type's lowest
+ * value, which is also a real value there; such a table needs Arrow validity bitmaps to be read exactly.
+ *
+ * @param schema The table's schema.
+ * @returns `true` when no column is of such a type.
+ */
+export function deephavenNullsAreExact(schema: Schema): boolean {
+  return schema.fields.every((f) => {
+    const t = f.type;
+    if (t.typeId === Type.Int) {
+      const it = t as Int;
+      return it.isSigned || (it.bitWidth === 16 && f.metadata.get("deephaven:type") === "char");
+    }
+    if (t.typeId === Type.Float) return (t as Float).precision !== Precision.HALF;
+    return true;
+  });
 }

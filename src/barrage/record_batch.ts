@@ -446,18 +446,21 @@ export function readBatchHeader(header: Uint8Array): BatchLayout {
 export function layoutOf(field: arrow.Field): { nodes: number; buffers: number } {
   const t = field.type;
   let nodes = 1, buffers: number;
-  switch (columnKind(field)) {
-    case "string":
-    case "bigint":
-    case "decimal":
-    case "binary":
+  // By the Arrow type's layout (not the column kind: a uint64 or a Decimal128 is a BigInteger or BigDecimal
+  // column with two buffers, a Binary-encoded one has three).
+  switch (t.typeId) {
+    case arrow.Type.Null:
+      buffers = 0;
+      break;
+    case arrow.Type.Utf8:
+    case arrow.Type.Binary:
+    case arrow.Type.LargeUtf8:
+    case arrow.Type.LargeBinary:
       buffers = 3;
       break;
-    case "list":
-      buffers = t.typeId === arrow.Type.FixedSizeList ? 1 : 2;
-      break;
-    case "other":
-      buffers = arrow.DataType.isNull(t) ? 0 : arrow.DataType.isStruct(t) ? 1 : 2;
+    case arrow.Type.FixedSizeList:
+    case arrow.Type.Struct:
+      buffers = 1;
       break;
     default:
       buffers = 2;

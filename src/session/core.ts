@@ -27,7 +27,12 @@ function unrefOutsideNotebooks(timer: ReturnType<typeof setTimeout>): void {
 function exportId(ticket: Uint8Array): number {
   return new DataView(ticket.buffer, ticket.byteOffset, ticket.byteLength).getInt32(1, true);
 }
-import { type FlightPayload, tableFromFlight } from "../arrow/ipc.ts";
+import {
+  deephavenNullsAreExact,
+  type FlightPayload,
+  schemaFromHeader,
+  tableFromFlight,
+} from "../arrow/ipc.ts";
 import { snapshotRequest } from "../barrage/messages.ts";
 import { ArrowSnapshotStream, arrowTableFromDeephavenNulls } from "../barrage/arrow_snapshot.ts";
 import { ConfigService } from "../generated/proto/deephaven_core/proto/config_pb.ts";
@@ -679,9 +684,16 @@ export class SessionCore {
    * DoExchange): the record batches of a DoGet, which the server produces with less work, the more so with
    * Deephaven's null values (the validity bitmaps are then made here, see `arrow_snapshot.ts`).
    */
-  async exchangeSnapshot(ticket: Uint8Array, signal?: AbortSignal): Promise<Table> {
+  async exchangeSnapshot(
+    ticket: Uint8Array,
+    signal?: AbortSignal,
+    schemaHeader?: Uint8Array,
+  ): Promise<Table> {
     const what = `Snapshot of ${describeTicket(ticket)}`;
     this.checkAlive(what);
+    schemaHeader ??= (await this.tableInfoOf(ticket, what, signal)).schemaHeader;
+    // A column in a narrow Arrow type is read exactly only with validity bitmaps: a DoGet then.
+    if (!deephavenNullsAreExact(schemaFromHeader(schemaHeader))) return await this.doGet(ticket, signal);
     const method = rpc(FlightService.method.doExchange);
     const request = { appMetadata: snapshotRequest(ticket, { useDeephavenNulls: true }) };
     if (this.channel.receives(method.path)) {

@@ -335,9 +335,9 @@ export class TableRef {
    */
   async toArrow(signal?: AbortSignal): Promise<Table> {
     checkSignal(signal, "toArrow()");
-    await this.#info;
+    const info = await this.#info;
     this.#checkOpen("toArrow()");
-    return await this.#core.exchangeSnapshot(this.ticket, signal);
+    return await this.#core.exchangeSnapshot(this.ticket, signal, info.schemaHeader);
   }
 
   /**

@@ -33,7 +33,7 @@ import { tableBundle } from "../src/display/mod.ts";
 import { Channel, type MethodSpec } from "../src/transport/channel.ts";
 import { rpc } from "../src/transport/rpc.ts";
 import { sessionCoreOf } from "../src/session/session.ts";
-import { snapshotRequest } from "../src/barrage/messages.ts";
+import { snapshotRequest } from "../src/wire/messages.ts";
 import { FlightService } from "../src/generated/proto/arrow/flight/protocol/flight_pb.ts";
 import { RowSet } from "../src/table/rowset.ts";
 import { createLocalTable, storageOf } from "../src/table/local_table.ts";

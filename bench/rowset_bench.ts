@@ -7,7 +7,7 @@
  */
 
 import { RowSet, RowSetBuilder, ShiftData } from "../src/table/rowset.ts";
-import { decodeRowSet, encodeRowSet } from "../src/barrage/rowset_codec.ts";
+import { decodeRowSet, encodeRowSet } from "../src/wire/rowset_codec.ts";
 
 /** Builds `count` ranges starting at `first`, with small gaps and lengths that vary with `seed`. */
 function manyRanges(count: number, seed: number, first = 0n): RowSet {

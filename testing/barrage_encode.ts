@@ -9,8 +9,8 @@
 
 import * as arrow from "../src/deps/apache_arrow.ts";
 import * as flatbuffers from "../src/deps/flatbuffers.ts";
-import { BARRAGE_MAGIC, type UpdateMetadata } from "../src/barrage/messages.ts";
-import { encodeBitSet, encodeRowSet, encodeShiftData } from "../src/barrage/rowset_codec.ts";
+import { BARRAGE_MAGIC, type UpdateMetadata } from "../src/wire/messages.ts";
+import { encodeBitSet, encodeRowSet, encodeShiftData } from "../src/wire/rowset_codec.ts";
 import { ipcToFlight } from "../src/arrow/ipc.ts";
 import {
   BarrageMessageType,

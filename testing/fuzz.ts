@@ -34,9 +34,9 @@ import * as arrow from "../src/deps/apache_arrow.ts";
 import * as flatbuffers from "../src/deps/flatbuffers.ts";
 import { parseArgs } from "node:util";
 import { DeephavenError } from "../src/errors.ts";
-import { decodeUpdateMetadata } from "../src/barrage/messages.ts";
-import { decodeRowSet, decodeShiftData, encodeRowSet, encodeShiftData } from "../src/barrage/rowset_codec.ts";
-import { decodeRecordBatch } from "../src/barrage/record_batch.ts";
+import { decodeUpdateMetadata } from "../src/wire/messages.ts";
+import { decodeRowSet, decodeShiftData, encodeRowSet, encodeShiftData } from "../src/wire/rowset_codec.ts";
+import { decodeRecordBatch } from "../src/wire/record_batch.ts";
 import { schemaFromFlatbuffer } from "../src/arrow/ipc.ts";
 import { RowSet, ShiftData } from "../src/table/rowset.ts";
 import {
@@ -46,7 +46,7 @@ import {
 } from "../src/generated/barrage/barrage_generated.ts";
 import { loadRecordedStreams } from "./fixtures/recorded.ts";
 import { encodeRecordBatch, encodeUpdateMetadata } from "./barrage_encode.ts";
-import type { UpdateMetadata } from "../src/barrage/messages.ts";
+import type { UpdateMetadata } from "../src/wire/messages.ts";
 import { ColumnStore } from "../src/table/column.ts";
 
 // ------------------------------------------------------------------------------------------------ PRNG

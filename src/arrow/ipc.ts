@@ -7,8 +7,8 @@
  */
 
 import {
-  Float,
-  Int,
+  type Float,
+  type Int,
   Message,
   MessageHeader,
   Precision,

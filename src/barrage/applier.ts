@@ -15,8 +15,8 @@ import type { KeyedChange } from "../table/storage.ts";
 import { RowSet } from "../table/rowset.ts";
 import type { Chunk } from "../table/column.ts";
 import { viewportChange } from "./viewport.ts";
-import { type DecodedBatch, decodeRecordBatch } from "./record_batch.ts";
-import { decodeUpdateMetadata, type UpdateMetadata } from "./messages.ts";
+import { type DecodedBatch, decodeRecordBatch } from "../wire/record_batch.ts";
+import { decodeUpdateMetadata, type UpdateMetadata } from "../wire/messages.ts";
 import type { FlightData } from "../generated/proto/arrow/flight/protocol/flight_pb.ts";
 
 /** A DATA_LOSS error for a stream that does not follow the protocol. */

@@ -18,7 +18,7 @@ import {
 import { createLocalTable, type LocalTable, type TableWriter } from "../table/local_table.ts";
 import { RowSet } from "../table/rowset.ts";
 import { ipcToFlight, schemaFromFlatbuffer } from "../arrow/ipc.ts";
-import { decodable, decodeRecordBatch } from "./record_batch.ts";
+import { decodable, decodeRecordBatch } from "../wire/record_batch.ts";
 
 /** Rows decoded at a time by {@linkcode arrowValues}. */
 const BLOCK_ROWS = 4096;

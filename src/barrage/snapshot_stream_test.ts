@@ -14,7 +14,7 @@ import { createLocalTable, type LocalTable } from "../table/local_table.ts";
 import { DeephavenError, GrpcCode } from "../errors.ts";
 import { UpdateApplier } from "./applier.ts";
 import { SnapshotStream } from "./snapshot_stream.ts";
-import { layoutOf, readBatchHeader } from "./record_batch.ts";
+import { layoutOf, readBatchHeader } from "../wire/record_batch.ts";
 
 const { streams } = loadRecordedStreams();
 

@@ -18,7 +18,12 @@ import { createLocalTable, LocalTable, type TableState, type TableWriter } from 
 import { RowSet } from "../table/rowset.ts";
 import { type LiveTarget, UpdateApplier } from "./applier.ts";
 import { SnapshotStream } from "./snapshot_stream.ts";
-import { snapshotRequest, subscriptionRequest, type UpdateMetadata, usesDeephavenNulls } from "./messages.ts";
+import {
+  snapshotRequest,
+  subscriptionRequest,
+  type UpdateMetadata,
+  usesDeephavenNulls,
+} from "../wire/messages.ts";
 import { FlightService } from "../generated/proto/arrow/flight/protocol/flight_pb.ts";
 import type { FlightData } from "../generated/proto/arrow/flight/protocol/flight_pb.ts";
 

@@ -33,8 +33,8 @@ import {
   schemaFromHeader,
   tableFromFlight,
 } from "../arrow/ipc.ts";
-import { snapshotRequest } from "../barrage/messages.ts";
-import { ArrowSnapshotStream, arrowTableFromDeephavenNulls } from "../barrage/arrow_snapshot.ts";
+import { snapshotRequest } from "../wire/messages.ts";
+import { ArrowSnapshotStream, arrowTableFromDeephavenNulls } from "../wire/arrow_snapshot.ts";
 import { ConfigService } from "../generated/proto/deephaven_core/proto/config_pb.ts";
 import { SessionService } from "../generated/proto/deephaven_core/proto/session_pb.ts";
 import {

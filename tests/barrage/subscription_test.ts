@@ -24,7 +24,7 @@ import {
   type TableUpdate,
 } from "../../mod.ts";
 import { scopeTicket } from "../../src/session/ticket.ts";
-import { decodeUpdateMetadata, type UpdateMetadata } from "../../src/barrage/messages.ts";
+import { decodeUpdateMetadata, type UpdateMetadata } from "../../src/wire/messages.ts";
 import type { FlightData } from "../../src/generated/proto/arrow/flight/protocol/flight_pb.ts";
 import { serverTest } from "../../testing/server.ts";
 import { tableDiffs } from "../../testing/compare.ts";

@@ -11,7 +11,7 @@ import { DeephavenError, GrpcCode, type Session } from "../../mod.ts";
 import { Channel, type Headers } from "../../src/transport/channel.ts";
 import { rpc } from "../../src/transport/rpc.ts";
 import { sessionCoreOf } from "../../src/session/session.ts";
-import { snapshotRequest } from "../../src/barrage/messages.ts";
+import { snapshotRequest } from "../../src/wire/messages.ts";
 import { tableFromFlight } from "../../src/arrow/ipc.ts";
 import { FlightService } from "../../src/generated/proto/arrow/flight/protocol/flight_pb.ts";
 import { freePort, serverTest } from "../../testing/server.ts";

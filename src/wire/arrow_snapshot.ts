@@ -13,7 +13,7 @@ import { type FlightPayload, schemaFromFlatbuffer, tableFromFlight } from "../ar
 import { NULLS } from "../table/column.ts";
 import type { MessageReceiver } from "../transport/channel.ts";
 import { type BatchLayout, layoutOf, readBatchHeader } from "./record_batch.ts";
-import { type BodySink, FlightDataSplitter } from "./snapshot_stream.ts";
+import { type BodySink, FlightDataSplitter } from "./flight_stream.ts";
 
 /** Bit `i` of a new bitmap of `n` bits (all set first) is cleared for each null `i`. */
 class Bitmap {

@@ -126,6 +126,8 @@ export class UpdateApplier {
   readonly #blink: boolean;
   #hold: Hold;
   #queue: Completed[] = [];
+  /** Added rows of the updates completed so far. */
+  #rowsDone = 0;
   readonly #replace: boolean;
   readonly #deephavenNulls: boolean;
 
@@ -232,10 +234,10 @@ export class UpdateApplier {
     return this.finish();
   }
 
-  /** Rows received and expected of the update being assembled (`undefined` between updates). */
-  get pendingRows(): { received: number; expected: number } | undefined {
+  /** Added rows received so far: those of the completed updates and of the one being assembled. */
+  get rowsReceived(): number {
     const p = this.#pending;
-    return p ? { received: Math.min(p.addReceived, p.addExpected), expected: p.addExpected } : undefined;
+    return this.#rowsDone + (p ? Math.min(p.addReceived, p.addExpected) : 0);
   }
 
   /** Ends the update being assembled when all its rows are in; returns its metadata then. */
@@ -243,6 +245,7 @@ export class UpdateApplier {
     const p = this.#pending;
     if (!p || !p.complete) return undefined;
     this.#pending = undefined;
+    this.#rowsDone += p.addExpected;
     const u: Completed = { meta: p.meta, addData: p.addData, modData: p.modData, addCount: p.addExpected };
     const live = this.live;
     if (this.#hold === "none") {

@@ -35,7 +35,6 @@ import {
   malformedBatch,
   readBatchHeader,
 } from "../wire/record_batch.ts";
-import type { UpdateMetadata } from "../wire/messages.ts";
 import type { SnapshotProgress } from "./subscription.ts";
 import { UpdateApplier } from "./applier.ts";
 
@@ -292,6 +291,18 @@ function routeCollected(
   });
 }
 
+/**
+ * A progress report of a snapshot: `rows` received of `expectedRows` (when known; a table that grew since
+ * counts its rows received), in `bytes`.
+ */
+export function snapshotProgress(
+  rows: number,
+  expectedRows: number | undefined,
+  bytes: number,
+): SnapshotProgress {
+  return { rows, totalRows: expectedRows === undefined ? undefined : Math.max(expectedRows, rows), bytes };
+}
+
 /** Options of {@linkcode SnapshotStream}. */
 export interface SnapshotStreamOptions {
   /** What the snapshot is, for errors. */
@@ -315,7 +326,6 @@ export class SnapshotStream {
   #writer: TableWriter | undefined;
   #applier: UpdateApplier | undefined;
   #bytes = 0;
-  #done = 0;
   /** The batch being streamed: its first slot and rows. */
   #run: { first: number; n: number } | undefined;
   #streamed = 0;
@@ -397,7 +407,6 @@ export class SnapshotStream {
     const fed = this.#metadataFed;
     this.#metadataFed = false;
     this.#bytes += m.bytes;
-    let meta: UpdateMetadata | undefined;
     if (!this.#schema) {
       const schema = this.#schema = schemaFromFlatbuffer(header);
       const { table, writer } = createLocalTable(schema);
@@ -410,24 +419,20 @@ export class SnapshotStream {
       const run = this.#run!;
       this.#run = undefined;
       this.#writer!.endAppend(run.first, run.n);
-      meta = this.#applier!.appended(run.n);
+      this.#applier!.appended(run.n);
     } else {
       const applier = this.#applier!;
       if (!fed) applier.feedMetadata(appMetadata);
-      meta = header.length === 0 ? applier.finish() : applier.feedBatch(
-        decodeRecordBatch(header, body ?? new Uint8Array(0), this.#schema, this.#deephavenNulls),
-      );
+      if (header.length === 0) applier.finish();
+      else {
+        applier.feedBatch(
+          decodeRecordBatch(header, body ?? new Uint8Array(0), this.#schema, this.#deephavenNulls),
+        );
+      }
     }
     const onProgress = this.#options.onProgress;
-    if (onProgress) {
-      if (meta) this.#done += (meta.addedRowsIncluded ?? meta.addedRows).size;
-      const rows = this.#done + (this.#applier?.pendingRows?.received ?? 0);
-      const expected = this.#options.expectedRows;
-      onProgress({
-        rows,
-        totalRows: expected === undefined ? undefined : Math.max(expected, rows),
-        bytes: this.#bytes,
-      });
+    if (onProgress && this.#applier) {
+      onProgress(snapshotProgress(this.#applier.rowsReceived, this.#options.expectedRows, this.#bytes));
     }
   }
 }

@@ -17,7 +17,7 @@ import { describeTicket } from "../session/ticket.ts";
 import { createLocalTable, LocalTable, type TableState, type TableWriter } from "../table/local_table.ts";
 import { RowSet } from "../table/rowset.ts";
 import { type LiveTarget, UpdateApplier } from "./applier.ts";
-import { SnapshotStream } from "./snapshot_stream.ts";
+import { snapshotProgress, SnapshotStream } from "./snapshot_stream.ts";
 import {
   snapshotRequest,
   subscriptionRequest,
@@ -742,17 +742,14 @@ export async function snapshotTicket(
     const { table, writer } = createLocalTable(schema);
     // Snapshot rows are appended in arrival order (as Deephaven's Java client does).
     const applier = new UpdateApplier(schema, writer, () => "append", undefined, { deephavenNulls });
-    let bytes = 0, done = 0;
+    let bytes = 0;
     while (true) {
       const r = await guard.race(it.next());
       if (r.done) break;
-      const m = applier.feed(r.value);
+      applier.feed(r.value);
       if (options.onProgress) {
         bytes += r.value.dataHeader.length + r.value.dataBody.length + r.value.appMetadata.length;
-        if (m) done += (m.addedRowsIncluded ?? m.addedRows).size;
-        const rows = done + (applier.pendingRows?.received ?? 0);
-        const total = expectedRows === undefined ? undefined : Math.max(expectedRows, rows);
-        options.onProgress({ rows, totalRows: total, bytes });
+        options.onProgress(snapshotProgress(applier.rowsReceived, expectedRows, bytes));
       }
     }
     writer.setState("snapshot");

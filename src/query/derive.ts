@@ -125,12 +125,6 @@ export function derive(
   return out;
 }
 
-/** Sorts (key, slot) pairs by key. */
-export function sortPairs(keys: bigint[], slots: number[]): { keys: bigint[]; slots: number[] } {
-  const idx = keys.map((_, i) => i).sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0));
-  return { keys: idx.map((i) => keys[i]), slots: idx.map((i) => slots[i]) };
-}
-
 /** An INVALID_ARGUMENT error for bad input to a local query. */
 export function bad(message: string): DeephavenError {
   return DeephavenError.invalid(message);

@@ -58,6 +58,11 @@ function wrap(type: BarrageMessageType, payload: Uint8Array): Uint8Array {
   return b.asUint8Array();
 }
 
+/** Whether a request asks for Deephaven's null sentinels (`useDeephavenNulls`, default `true`). */
+export function usesDeephavenNulls(o: { useDeephavenNulls?: boolean }): boolean {
+  return o.useDeephavenNulls ?? true;
+}
+
 /**
  * The `app_metadata` of a subscription (or viewport change) request.
  *
@@ -65,11 +70,6 @@ function wrap(type: BarrageMessageType, payload: Uint8Array): Uint8Array {
  * @param o Options.
  * @returns Wrapper bytes.
  */
-/** Whether a request asks for Deephaven's null sentinels (`useDeephavenNulls`, default `true`). */
-export function usesDeephavenNulls(o: { useDeephavenNulls?: boolean }): boolean {
-  return o.useDeephavenNulls ?? true;
-}
-
 export function subscriptionRequest(ticket: Uint8Array, o: SubscriptionRequestOptions = {}): Uint8Array {
   const b = new flatbuffers.Builder(256);
   const t = ticket.length ? byteVector(b, ticket) : 0;
